@@ -1,0 +1,26 @@
+"""Headless core: frames, prompts, model adapter, session, label sinks.
+
+Importing this package does not import torch or transformers; they load when
+a model is loaded or a frame is prepared for it.
+"""
+
+from .frames import FrameSource, InputError, Normalization
+from .models import REGISTRY, ModelNotAvailable, load_model, resolve_model
+from .prompts import FramePrompt
+from .session import FrameResult, Session
+from .sink import LabelSink, open_label_sink
+
+__all__ = [
+    "FramePrompt",
+    "FrameResult",
+    "FrameSource",
+    "InputError",
+    "LabelSink",
+    "ModelNotAvailable",
+    "Normalization",
+    "REGISTRY",
+    "Session",
+    "load_model",
+    "open_label_sink",
+    "resolve_model",
+]

@@ -1,0 +1,121 @@
+"""Open image stacks lazily: TIFF/OME-TIFF, zarr arrays, OME-Zarr groups, .npy.
+
+Nothing is read whole: TIFFs are opened as zarr stores through tifffile,
+``.npy`` files are memory-mapped, zarr arrays stay on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .frames import InputError
+
+__all__ = ["open_image", "default_axes"]
+
+
+def open_image(path: str | Path):
+    """Open an image stack without reading it.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tif``/``.tiff`` (OME-TIFF too), ``.zarr`` (an array or an OME-Zarr
+        group, whose full-resolution level is used) or ``.npy``.
+
+    Returns
+    -------
+    array : array-like
+        A lazily read array (zarr or numpy memmap).
+    axes : str or None
+        Axis letters such as ``"TCYX"`` when the file names them.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"image {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, mmap_mode="r", allow_pickle=False), None
+    if suffix in (".tif", ".tiff"):
+        return _open_tiff(path)
+    if suffix == ".zarr" or (path / ".zattrs").exists() or (path / "zarr.json").exists():
+        return _open_zarr(path)
+    raise InputError(f"cannot read {path}: use a .tif/.tiff, .zarr or .npy file")
+
+
+def _open_tiff(path: Path):
+    import tifffile
+    import zarr
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            axes = tif.series[0].axes
+        store = tifffile.imread(path, aszarr=True, series=0, level=0)
+    except (tifffile.TiffFileError, ValueError) as err:
+        raise InputError(f"{path} is not a readable TIFF: {err}") from None
+    array = zarr.open(store, mode="r")
+    return array, _clean_axes(axes, array.ndim)
+
+
+def _open_zarr(path: Path):
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as err:  # zarr raises several types for "not a store"
+        raise InputError(f"{path} is not a readable zarr store: {err}") from None
+    if isinstance(node, zarr.Array):
+        names = node.attrs.get("_ARRAY_DIMENSIONS")
+        axes = "".join(str(n)[0] for n in names) if names else None
+        return node, _clean_axes(axes, node.ndim)
+    attrs = dict(node.attrs)
+    multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+    if not multiscales:
+        arrays = list(node.array_keys())
+        if len(arrays) == 1:
+            return node[arrays[0]], None
+        raise InputError(
+            f"{path} is a zarr group without OME-Zarr metadata; point to one of its arrays: "
+            f"{', '.join(arrays) or '(none)'}"
+        )
+    first = multiscales[0]
+    array = node[first["datasets"][0]["path"]]
+    names = [a["name"] if isinstance(a, dict) else a for a in first.get("axes", [])]
+    return array, _clean_axes("".join(n[0] for n in names) if names else None, array.ndim)
+
+
+def _clean_axes(axes: str | None, ndim: int) -> str | None:
+    if not axes or len(axes) != ndim:
+        return None
+    return axes.upper().replace("S", "C")
+
+
+def default_axes(axes: str | None, ndim: int) -> tuple[int, int | None]:
+    """Pick the propagation and channel axes from axis letters.
+
+    Time (``T``) wins over ``Z``; ``C`` is the channel axis of 4D data. With no
+    letters, axis 0 is propagated and 4D data needs an explicit channel axis.
+    """
+    if not axes:
+        return 0, None
+    channel = axes.index("C") if "C" in axes and ndim == 4 else None
+    for letter in ("T", "Z"):
+        if letter in axes:
+            return axes.index(letter), channel
+    others = [i for i, a in enumerate(axes) if a not in "YXC"]
+    return (others[0] if others else 0), channel
+
+
+def parse_axis(value: str | None, axes: str | None, what: str) -> int | None:
+    """An axis given as a number or a letter (``t``, ``z``, ``c``) to its index."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    if axes and value.upper() in axes:
+        return axes.index(value.upper())
+    known = f"the file's axes are {axes}" if axes else "the file does not name its axes"
+    raise InputError(f"{what} {value!r} is neither a number nor an axis letter ({known})")

@@ -1,0 +1,234 @@
+"""Named SAM2-family models, weight download and loading.
+
+Weights come from the Hugging Face hub through ``huggingface_hub`` (its cache,
+progress bars and ``HF_HUB_OFFLINE``), or from a local folder written by
+transformers' ``save_pretrained``. Only safetensors files are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .frames import InputError
+
+__all__ = ["ModelSpec", "REGISTRY", "ModelNotAvailable", "resolve_model", "load_model", "pick_device"]
+
+#: transformers model_type -> the video model class that runs it
+VIDEO_CLASSES = {
+    "sam2": "Sam2VideoModel",
+    "sam2_video": "Sam2VideoModel",
+    "edgetam": "EdgeTamVideoModel",
+    "edgetam_video": "EdgeTamVideoModel",
+}
+WEIGHT_PATTERNS = ["config.json", "*.safetensors", "*preprocessor_config.json"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model users can ask for by name."""
+
+    name: str
+    repo_id: str
+    description: str
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("sam2.1-tiny", "facebook/sam2.1-hiera-tiny", "SAM2.1 Hiera-T, 39M params"),
+        ModelSpec("sam2.1-small", "facebook/sam2.1-hiera-small", "SAM2.1 Hiera-S, 46M params"),
+        ModelSpec("sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "SAM2.1 Hiera-B+, 81M"),
+        ModelSpec("sam2.1-large", "facebook/sam2.1-hiera-large", "SAM2.1 Hiera-L, 224M params"),
+        ModelSpec("edgetam", "yonigozlan/EdgeTAM-hf", "EdgeTAM (RepViT + 2D perceiver), fast"),
+    )
+}
+DEFAULT_MODEL = "sam2.1-tiny"
+
+
+class ModelNotAvailable(InputError):
+    """The model's weights are neither on disk nor downloadable."""
+
+
+def _check_folder(folder: Path) -> str:
+    """Return the model_type of a checkpoint folder, or raise a clear error."""
+    config = folder / "config.json"
+    if not config.is_file():
+        raise InputError(
+            f"{folder} is not a SAM2-family checkpoint: it has no config.json "
+            "(expected a folder written by transformers' save_pretrained)"
+        )
+    try:
+        model_type = json.loads(config.read_text()).get("model_type", "")
+    except json.JSONDecodeError as err:
+        raise InputError(f"{config} is not valid JSON: {err}") from None
+    if model_type not in VIDEO_CLASSES:
+        raise InputError(
+            f"{folder} is not a SAM2-family checkpoint: its model_type is {model_type!r}; "
+            f"supported: {', '.join(sorted(VIDEO_CLASSES))}"
+        )
+    if not any(folder.glob("*.safetensors")):
+        raise InputError(
+            f"{folder} has no .safetensors weights (pickled .bin/.pt files are not loaded); "
+            "re-save the model with save_pretrained(..., safe_serialization=True)"
+        )
+    return model_type
+
+
+def resolve_model(name_or_folder: str | Path, offline: bool | None = None) -> Path:
+    """Find a model's folder on disk, downloading it on first use.
+
+    Parameters
+    ----------
+    name_or_folder : str or Path
+        A registry name (``napari-sam2 models`` lists them) or a local folder.
+    offline : bool, optional
+        Never touch the network. Default: ``HF_HUB_OFFLINE`` decides.
+
+    Returns
+    -------
+    Path
+        A folder with ``config.json`` and safetensors weights.
+    """
+    path = Path(name_or_folder).expanduser()
+    if path.is_dir():
+        _check_folder(path)
+        return path
+    spec = REGISTRY.get(str(name_or_folder))
+    if spec is None:
+        raise InputError(
+            f"unknown model {str(name_or_folder)!r}: use one of {', '.join(REGISTRY)} "
+            "or the path of a folder written by save_pretrained"
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(
+            snapshot_download(
+                spec.repo_id, allow_patterns=WEIGHT_PATTERNS, local_files_only=bool(offline)
+            )
+        )
+    except (LocalEntryNotFoundError, OSError) as err:
+        raise ModelNotAvailable(_missing_weights_message(spec, err)) from None
+    _check_folder(folder)
+    return folder
+
+
+def _missing_weights_message(spec: ModelSpec, err: Exception) -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return (
+        f"model {spec.name!r} ({spec.repo_id}) is not in the Hugging Face cache ({HF_HUB_CACHE}) "
+        f"and could not be downloaded ({type(err).__name__}). On a machine with internet run "
+        f"`hf download {spec.repo_id} config.json model.safetensors --local-dir {spec.name}`, "
+        f"copy the folder here and pass its path as the model (--model ./{spec.name})"
+    )
+
+
+def pick_device(device: str = "auto") -> str:
+    """``"auto"`` picks cuda, then mps, then cpu; other names are checked and returned."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    kind = device.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+@dataclass
+class LoadedModel:
+    """A video model ready to run, with what the preprocessing needs to know."""
+
+    model: object
+    name: str
+    device: str
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
+               offline: bool | None = None) -> LoadedModel:
+    """Load a SAM2-family video model in evaluation mode.
+
+    Parameters
+    ----------
+    name_or_folder : str or Path
+        Registry name or a ``save_pretrained`` folder.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    offline : bool, optional
+        Do not download; only use the cache.
+
+    Returns
+    -------
+    LoadedModel
+    """
+    device = pick_device(device)
+    import torch
+    import transformers
+
+    if str(name_or_folder).startswith("random:"):
+        return _random_model(str(name_or_folder), device)
+    folder = resolve_model(name_or_folder, offline=offline)
+    model_type = _check_folder(folder)
+
+    model_class = getattr(transformers, VIDEO_CLASSES[model_type])
+    try:
+        model = model_class.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise InputError(f"could not load the model in {folder}: {err}") from None
+    model = model.to(device).eval()
+    mean, std = _normalisation(folder)
+    return LoadedModel(model, str(name_or_folder), device, int(model.config.image_size), mean, std)
+
+
+def _random_model(name: str, device: str) -> LoadedModel:
+    """``random:tiny`` or ``random:sam2.1-tiny``: real classes, random weights (for tests)."""
+    import warnings
+
+    import torch
+    from transformers import Sam2VideoModel
+
+    from .geometry import IMAGENET_MEAN, IMAGENET_STD
+    from .random_model import sam2_tiny_config, tiny_config
+
+    configs = {"random:tiny": tiny_config, "random:sam2.1-tiny": sam2_tiny_config}
+    if name not in configs:
+        raise InputError(f"unknown random model {name!r}: use {' or '.join(configs)}")
+    warnings.warn(f"{name} has random weights: its masks are meaningless", stacklevel=3)
+    torch.manual_seed(0)
+    model = Sam2VideoModel(configs[name]()).to(device).eval()
+    return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _normalisation(folder: Path):
+    from .geometry import IMAGENET_MEAN, IMAGENET_STD
+
+    for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
+        path = folder / name
+        if path.is_file():
+            cfg = json.loads(path.read_text())
+            if "image_mean" in cfg and "image_std" in cfg:
+                return tuple(cfg["image_mean"]), tuple(cfg["image_std"])
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+def cached_models() -> dict[str, bool]:
+    """Which registry models are already in the local Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return {
+        name: isinstance(try_to_load_from_cache(spec.repo_id, "model.safetensors"), str)
+        for name, spec in REGISTRY.items()
+    }

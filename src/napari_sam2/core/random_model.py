@@ -1,0 +1,85 @@
+"""Random-weight SAM2 checkpoints for tests, benchmarks and offline trials.
+
+They run the real transformers model classes end to end, so every code path
+is exercised, but their masks are meaningless.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["tiny_config", "sam2_tiny_config", "save_random_model"]
+
+
+def tiny_config(image_size: int = 128):
+    """A very small ``Sam2VideoConfig`` (about 1.3M parameters) for fast tests.
+
+    Parameters
+    ----------
+    image_size : int
+        Model input size; a multiple of 32.
+    """
+    from transformers import Sam2VideoConfig
+
+    size = image_size
+    return Sam2VideoConfig(
+        vision_config=dict(
+            model_type="sam2_vision_model",
+            backbone_config=dict(
+                model_type="sam2_hiera_det_model", hidden_size=16, image_size=[size, size],
+                blocks_per_stage=[1, 1, 2, 1], embed_dim_per_stage=[16, 32, 64, 128],
+                num_attention_heads_per_stage=[1, 1, 1, 1], window_size_per_stage=[4, 4, 4, 4],
+                global_attention_blocks=[3], window_positional_embedding_background_size=[2, 2],
+            ),
+            backbone_channel_list=[128, 64, 32, 16],
+            backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+            fpn_hidden_size=128,
+        ),
+        prompt_encoder_config=dict(hidden_size=128, image_size=size, patch_size=16),
+        mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2,
+                                 iou_head_hidden_dim=32),
+        image_size=size,
+        memory_attention_hidden_size=128,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_num_layers=1,
+        memory_attention_rope_feat_sizes=[size // 16, size // 16],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+    )
+
+
+def sam2_tiny_config():
+    """The SAM2.1 Hiera-tiny architecture at 1024 px (transformers' defaults)."""
+    from transformers import Sam2VideoConfig
+
+    return Sam2VideoConfig()
+
+
+def save_random_model(folder: str | Path, config=None, seed: int = 0) -> Path:
+    """Write a random-weight ``Sam2VideoModel`` with ``save_pretrained`` (safetensors).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Output folder (created).
+    config : Sam2VideoConfig, optional
+        Default :func:`tiny_config`.
+    seed : int
+        Torch seed for the random weights.
+
+    Returns
+    -------
+    Path
+        The folder, loadable with ``--model FOLDER``.
+    """
+    import torch
+    from transformers import Sam2VideoModel
+
+    torch.manual_seed(seed)
+    model = Sam2VideoModel(config if config is not None else tiny_config())
+    folder = Path(folder)
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder

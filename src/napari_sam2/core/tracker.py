@@ -1,0 +1,260 @@
+"""The model boundary: one tracking step of a SAM2-family video model.
+
+:class:`TransformersTracker` is our only adapter around the Hugging Face
+``transformers`` video models (``Sam2VideoModel``, ``EdgeTamVideoModel``).
+It takes prompts already in model space (see :mod:`.geometry`) and returns
+low-resolution mask logits plus object-presence logits, one frame at a time.
+
+Memory is bounded: after every step, tracked outputs of frames that have left
+SAM2's memory window (``num_maskmem`` frames for mask memories,
+``max_object_pointers_in_encoder`` frames for object pointers) are dropped.
+Only prompted ("conditioning") frames are kept for the whole session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .geometry import FrameGeometry
+from .prompts import ModelPrompt
+
+if TYPE_CHECKING:
+    from .frames import FrameSource
+    from .models import LoadedModel
+
+__all__ = ["ObjectStep", "TrackOutput", "Tracker", "TransformersTracker"]
+
+
+@dataclass(frozen=True)
+class ObjectStep:
+    """What to do for one object on the frame being processed.
+
+    ``prompt`` is None while propagating; ``use_memory`` is False for an
+    object's first prompt (plain image SAM) and True for corrections.
+    """
+
+    obj_id: int
+    prompt: ModelPrompt | None = None
+    use_memory: bool = True
+
+
+@dataclass(frozen=True)
+class TrackOutput:
+    """Per-object low-resolution mask logits ``(n, h, w)`` and presence logits ``(n,)``."""
+
+    logits: np.ndarray
+    presence: np.ndarray
+
+
+class Tracker(Protocol):
+    """What the session needs from a model (the seam for test doubles)."""
+
+    image_size: int
+
+    def attach(self, source: FrameSource) -> None:
+        """Read frames from ``source`` when the model needs them."""
+
+    def step(self, frame: int, steps: Sequence[ObjectStep], reverse: bool) -> TrackOutput:
+        """Run the objects in ``steps`` on ``frame``, storing their memories."""
+
+    def forget(self, obj_id: int, frames: Iterable[int]) -> None:
+        """Drop stored outputs (tracked or prompted) of ``obj_id`` on ``frames``."""
+
+
+class _LazyFrames(Mapping):
+    """Frame index -> model input tensor, read on demand (what HF calls processed_frames)."""
+
+    def __init__(self, source: FrameSource, geometry: FrameGeometry, mean, std):
+        self.source, self.geometry, self.mean, self.std = source, geometry, mean, std
+
+    def __getitem__(self, index):
+        return self.geometry.image_to_model(self.source.frame(int(index)), self.mean, self.std)
+
+    def __len__(self):
+        return self.source.n_frames
+
+    def __iter__(self):
+        return iter(range(self.source.n_frames))
+
+
+class TransformersTracker:
+    """Runs a transformers SAM2-family video model frame by frame.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        From :func:`napari_sam2.core.models.load_model`.
+    autocast_bf16 : bool, optional
+        bf16 autocast on CUDA (default True there). Never used on CPU, where
+        bf16 is about 100x slower than fp32.
+    feature_cache_frames : int
+        How many frames' image features to keep (re-clicking a frame does
+        not re-run the image encoder).
+    """
+
+    def __init__(self, loaded: LoadedModel, autocast_bf16: bool | None = None,
+                 feature_cache_frames: int = 2):
+        self.loaded = loaded
+        self.model = loaded.model
+        self.image_size = loaded.image_size
+        self.device = loaded.device
+        self.autocast_bf16 = self.device.startswith("cuda") if autocast_bf16 is None else (
+            autocast_bf16 and self.device.startswith("cuda")
+        )
+        self.feature_cache_frames = feature_cache_frames
+        config = self.model.config
+        self.mask_memory_frames = int(config.num_maskmem)
+        self.pointer_frames = int(config.max_object_pointers_in_encoder)
+        self._session = None
+
+    def attach(self, source: FrameSource) -> None:
+        """Bind a frame source; starts a fresh inference state."""
+        import torch
+        import transformers
+
+        session_class = getattr(
+            transformers, type(self.model).__name__.replace("Model", "InferenceSession")
+        )
+        geometry = FrameGeometry(source.frame_shape, self.image_size)
+        self._session = session_class(
+            video_height=source.frame_shape[0],
+            video_width=source.frame_shape[1],
+            inference_device=self.device,
+            inference_state_device=self.device,
+            video_storage_device="cpu",
+            dtype=torch.float32,
+            max_vision_features_cache_size=self.feature_cache_frames,
+        )
+        self._session.processed_frames = _LazyFrames(
+            source, geometry, self.loaded.mean, self.loaded.std
+        )
+
+    def _autocast(self):
+        import torch
+
+        if self.autocast_bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def step(self, frame: int, steps: Sequence[ObjectStep], reverse: bool) -> TrackOutput:
+        """Track the given objects on ``frame`` (see :class:`Tracker`)."""
+        import torch
+
+        sess, model = self._session, self.model
+        with torch.inference_mode(), self._autocast():
+            outs, encode = [], []
+            for step in steps:
+                idx = sess.obj_id_to_idx(step.obj_id)
+                out = self._run_object(idx, frame, step, reverse)
+                outs.append(out)
+                encode.append((idx, out, step.prompt is not None))
+            model._batch_encode_memories(
+                inference_session=sess,
+                frame_idx=frame,
+                objects_needing_memory_encoding=[idx for idx, _, _ in encode],
+                high_res_masks_for_memory=[out["high_res_masks"] for _, out, _ in encode],
+                object_score_logits_for_memory=[out["object_score_logits"] for _, out, _ in encode],
+                is_mask_from_pts_per_obj=[prompted for _, _, prompted in encode],
+            )
+            for idx, _, _ in encode:
+                self._prune(idx, frame, reverse)
+            logits = torch.cat([o["pred_masks"][:, 0] for o in outs]).float().cpu().numpy()
+            presence = torch.cat(
+                [o["object_score_logits"].reshape(-1) for o in outs]
+            ).float().cpu().numpy()
+        return TrackOutput(logits, presence)
+
+    def _run_object(self, idx: int, frame: int, step: ObjectStep, reverse: bool) -> dict:
+        import torch
+
+        sess, model = self._session, self.model
+        outputs = sess.output_dict_per_obj[idx]
+        point_inputs = mask_inputs = prev_logits = None
+        prompt = step.prompt
+        if prompt is not None:
+            if prompt.mask is not None:
+                mask_inputs = torch.from_numpy(prompt.mask)[None, None].to(self.device)
+            else:
+                point_inputs = _point_inputs(prompt, self.device)
+                previous = outputs["cond_frame_outputs"].get(frame) or outputs[
+                    "non_cond_frame_outputs"
+                ].get(frame)
+                if previous is not None and "pred_masks" in previous:
+                    prev_logits = previous["pred_masks"].clamp(-32.0, 32.0)
+        use_memory = step.use_memory and bool(outputs["cond_frame_outputs"].keys() - {frame})
+        self._drop_partial_memories(outputs["non_cond_frame_outputs"], frame, reverse)
+        out = model._run_single_frame_inference(
+            inference_session=sess,
+            frame_idx=frame,
+            obj_idx=idx,
+            batch_size=1,
+            is_init_cond_frame=not use_memory,
+            point_inputs=point_inputs,
+            mask_inputs=mask_inputs,
+            reverse=reverse,
+            prev_sam_mask_logits=prev_logits,
+        )
+        is_cond = prompt is not None
+        other = "non_cond_frame_outputs" if is_cond else "cond_frame_outputs"
+        if is_cond:
+            outputs[other].pop(frame, None)
+        sess.store_output(idx, frame, output_value=out, is_conditioning_frame=is_cond)
+        return out
+
+    def _prune(self, idx: int, frame: int, reverse: bool) -> None:
+        """Drop what the memory window no longer needs (bounded memory on long stacks)."""
+        tracked = self._session.output_dict_per_obj[idx]["non_cond_frame_outputs"]
+        for out in self._session.output_dict_per_obj[idx]["cond_frame_outputs"].values():
+            out.pop("high_res_masks", None)
+        for k in list(tracked):
+            tracked[k].pop("high_res_masks", None)
+            behind = (k - frame) if reverse else (frame - k)
+            if behind >= self.pointer_frames:
+                del tracked[k]
+            elif behind >= self.mask_memory_frames:
+                for key in ("maskmem_features", "maskmem_pos_enc", "pred_masks"):
+                    tracked[k].pop(key, None)
+
+    def _drop_partial_memories(self, tracked: dict, frame: int, reverse: bool) -> None:
+        """Remove pointer-only outputs where the model would read a mask memory.
+
+        After a change of direction, frames pruned to their object pointer can
+        sit just behind the current frame; the model expects full memories there.
+        """
+        for offset in range(1, self.mask_memory_frames):
+            neighbour = frame + offset if reverse else frame - offset
+            if neighbour in tracked and "maskmem_features" not in tracked[neighbour]:
+                del tracked[neighbour]
+
+    def forget(self, obj_id: int, frames: Iterable[int]) -> None:
+        """Drop stored outputs of ``obj_id`` on ``frames`` (stale after a correction)."""
+        if self._session is None or obj_id not in self._session._obj_id_to_idx:
+            return
+        outputs = self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)]
+        for frame in frames:
+            outputs["cond_frame_outputs"].pop(frame, None)
+            outputs["non_cond_frame_outputs"].pop(frame, None)
+
+    def stored_frames(self, obj_id: int) -> dict[str, list[int]]:
+        """Frames whose outputs are held for ``obj_id`` (for tests and memory checks)."""
+        outputs = self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)]
+        return {key: sorted(value) for key, value in outputs.items()}
+
+
+def _point_inputs(prompt: ModelPrompt, device) -> dict:
+    import torch
+
+    coords = [np.asarray(prompt.points_xy, np.float32).reshape(-1, 2)]
+    labels = [np.asarray(prompt.labels, np.int32).reshape(-1)]
+    if prompt.box_xyxy is not None:  # a box is two corner points labelled 2 and 3, first
+        coords.insert(0, np.asarray(prompt.box_xyxy, np.float32).reshape(2, 2))
+        labels.insert(0, np.array([2, 3], np.int32))
+    return {
+        "point_coords": torch.from_numpy(np.concatenate(coords))[None, None].to(device),
+        "point_labels": torch.from_numpy(np.concatenate(labels))[None, None].to(device),
+    }
