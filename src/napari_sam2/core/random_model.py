@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["tiny_config", "sam2_tiny_config", "save_random_model"]
+__all__ = ["tiny_config", "tiny_edgetam_config", "sam2_tiny_config", "save_random_model"]
 
 
 def tiny_config(image_size: int = 128):
@@ -49,6 +49,24 @@ def tiny_config(image_size: int = 128):
         memory_fuser_embed_dim=128,
         memory_fuser_intermediate_dim=64,
     )
+
+
+def tiny_edgetam_config(image_size: int = 128):
+    """A very small ``EdgeTamVideoConfig``: EdgeTAM's perceiver memory, a tiny Hiera encoder.
+
+    The real EdgeTAM uses timm's RepViT encoder; this config keeps the
+    transformers Hiera encoder so it builds offline without timm.
+    """
+    from transformers import EdgeTamVideoConfig
+
+    fields = EdgeTamVideoConfig().to_dict()
+    shared = {k: v for k, v in tiny_config(image_size).to_dict().items() if k in fields}
+    side = image_size // 32  # the perceiver's 2D latents form a side x side grid
+    shared.update(perceiver_resampler_num_latents=side * side,
+                  perceiver_resampler_num_latents_2d=side * side,
+                  memory_attention_rope_k_sizes=[side, side],
+                  memory_attention_mlp_hidden_size=64, memory_attention_num_layers=1)
+    return EdgeTamVideoConfig(**shared)
 
 
 def sam2_tiny_config():

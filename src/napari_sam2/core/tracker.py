@@ -13,6 +13,7 @@ Only prompted ("conditioning") frames are kept for the whole session.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -110,6 +111,10 @@ class TransformersTracker:
         config = self.model.config
         self.mask_memory_frames = int(config.num_maskmem)
         self.pointer_frames = int(config.max_object_pointers_in_encoder)
+        # SAM2 batches the memory encoder over objects; EdgeTAM encodes inside each object's step
+        self._memory_per_object = "run_mem_encoder" in inspect.signature(
+            self.model._run_single_frame_inference
+        ).parameters
         self._session = None
 
     def attach(self, source: FrameSource) -> None:
@@ -153,14 +158,15 @@ class TransformersTracker:
                 out = self._run_object(idx, frame, step, reverse)
                 outs.append(out)
                 encode.append((idx, out, step.prompt is not None))
-            model._batch_encode_memories(
-                inference_session=sess,
-                frame_idx=frame,
-                objects_needing_memory_encoding=[idx for idx, _, _ in encode],
-                high_res_masks_for_memory=[out["high_res_masks"] for _, out, _ in encode],
-                object_score_logits_for_memory=[out["object_score_logits"] for _, out, _ in encode],
-                is_mask_from_pts_per_obj=[prompted for _, _, prompted in encode],
-            )
+            if not self._memory_per_object:
+                model._batch_encode_memories(
+                    inference_session=sess,
+                    frame_idx=frame,
+                    objects_needing_memory_encoding=[idx for idx, _, _ in encode],
+                    high_res_masks_for_memory=[out["high_res_masks"] for _, out, _ in encode],
+                    object_score_logits_for_memory=[out["object_score_logits"] for _, out, _ in encode],
+                    is_mask_from_pts_per_obj=[prompted for _, _, prompted in encode],
+                )
             for idx, _, _ in encode:
                 self._prune(idx, frame, reverse)
             logits = torch.cat([o["pred_masks"][:, 0] for o in outs]).float().cpu().numpy()
@@ -198,6 +204,7 @@ class TransformersTracker:
             mask_inputs=mask_inputs,
             reverse=reverse,
             prev_sam_mask_logits=prev_logits,
+            **({"run_mem_encoder": True} if self._memory_per_object else {}),
         )
         is_cond = prompt is not None
         other = "non_cond_frame_outputs" if is_cond else "cond_frame_outputs"

@@ -1,0 +1,142 @@
+"""The real transformers model classes end to end (tiny random-weight config)."""
+
+import dask.array as da
+import numpy as np
+import torch
+import zarr
+
+from conftest import CountingArray
+from napari_sam2.core.frames import FrameSource, Normalization
+from napari_sam2.core.geometry import FrameGeometry
+from napari_sam2.core.session import Session
+from napari_sam2.core.tracker import TransformersTracker
+
+
+def stack(n_frames=12, shape=(70, 90), seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n_frames, *shape)) * 3000 + 32768).astype(np.uint16)
+
+
+def test_click_then_propagate_both_ways_on_lazy_zarr(tiny_model, tmp_path):
+    data = stack(16)
+    z = zarr.open_array(str(tmp_path / "s.zarr"), mode="w", shape=data.shape, chunks=(1, 70, 90),
+                        dtype=data.dtype)
+    z[:] = data
+    counting = CountingArray(z)
+    source = FrameSource(da.from_array(counting, chunks=(1, 70, 90)),
+                         normalization=Normalization(sample_frames=4))
+    session = Session(source, TransformersTracker(tiny_model))
+    result = session.add_points(1, 6, [[30, 40], [10, 10]], [1, 0])
+    assert result.masks.shape == (1, 70, 90) and result.masks.dtype == bool
+    assert 0.0 <= result.scores[0] <= 1.0
+    session.add_box(2, 9, [5, 5, 40, 60])
+    frames = [r.frame for r in session.propagate()]
+    # forward: object 1 from 6 (object 2 joins after its prompt on 9), then
+    # backward: object 2 from 9 (object 1 joins below its prompt on 6)
+    assert frames == list(range(7, 16)) + list(range(8, -1, -1))
+    # every frame read at most twice for tracking (two objects started on
+    # different frames go in opposite directions over frames 7..8), plus the sample
+    assert set(counting.reads) == set(range(16))
+    assert max(counting.reads.values()) <= 3
+    assert sum(counting.reads.values()) <= 16 + 4 + 4
+
+
+def test_our_frame_loop_matches_transformers_own_propagation(tiny_model):
+    """Same model, prompts and inputs: our adapter reproduces HF's propagate."""
+    from transformers import Sam2VideoInferenceSession
+
+    data = stack(6)
+    source = FrameSource(data)
+    geometry = FrameGeometry(source.frame_shape, tiny_model.image_size)
+    session = Session(source, TransformersTracker(tiny_model))
+    first = session.add_points(1, 0, [[30, 40]])
+    ours = {0: session.tracker._session.output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]}
+    results = list(session.propagate("forward"))
+    for r in results:
+        ours[r.frame] = session.tracker._session.output_dict_per_obj[0]["non_cond_frame_outputs"][
+            r.frame]["pred_masks"]
+
+    video = torch.stack([geometry.image_to_model(source.frame(i)) for i in range(6)])
+    hf = Sam2VideoInferenceSession(video=video, video_height=70, video_width=90, dtype=torch.float32)
+    idx = hf.obj_id_to_idx(1)
+    xy = torch.from_numpy(geometry.points_to_model([[30, 40]]))[None, None]
+    hf.add_point_inputs(idx, 0, {"point_coords": xy, "point_labels": torch.ones(1, 1, 1, dtype=torch.int32)})
+    hf.obj_with_new_inputs = [1]
+    model = tiny_model.model
+    with torch.inference_mode():
+        outputs = {0: model(hf, frame_idx=0).pred_masks}
+        for out in model.propagate_in_video_iterator(hf, start_frame_idx=0):
+            outputs[out.frame_idx] = out.pred_masks
+    for frame in range(6):
+        assert torch.allclose(ours[frame], outputs[frame], atol=1e-4), frame
+    assert first.masks.any() or not (outputs[0] > 0).any()
+
+
+def test_memory_stays_bounded_on_a_long_stack(tiny_model):
+    source = FrameSource(stack(60, shape=(40, 40)))
+    tracker = TransformersTracker(tiny_model)
+    session = Session(source, tracker)
+    session.add_points(1, 0, [[20, 20]])
+    sizes = {}
+    for result in session.propagate("forward"):
+        if result.frame in (25, 59):
+            sizes[result.frame] = _state_bytes(tracker)
+    stored = tracker.stored_frames(1)
+    assert stored["cond_frame_outputs"] == [0]
+    assert len(stored["non_cond_frame_outputs"]) <= tracker.pointer_frames
+    assert sizes[59] == sizes[25]
+
+
+def _state_bytes(tracker):
+    total = 0
+    for outputs in tracker._session.output_dict_per_obj.values():
+        for kind in outputs.values():
+            for out in kind.values():
+                total += sum(v.numel() * v.element_size() for v in out.values()
+                             if isinstance(v, torch.Tensor))
+    return total
+
+
+def test_correction_and_mask_prompt_with_the_real_model(tiny_model):
+    session = Session(FrameSource(stack(10)), TransformersTracker(tiny_model))
+    session.add_points(1, 2, [[30, 40]])
+    list(session.propagate())
+    result = session.add_points(1, 6, [[20, 20]], [0])  # memory + points + previous logits
+    assert result.frame == 6
+    assert [r.frame for r in session.propagate()] == [7, 8, 9]
+    mask = np.zeros((70, 90), bool)
+    mask[10:30, 20:50] = True
+    result = session.add_mask(3, 4, mask)
+    # a mask prompt is used as the output on its frame
+    assert (result.masks[0] == mask).mean() > 0.95
+
+
+def test_objects_on_a_frame_share_one_image_encoder_pass(tiny_model):
+    session = Session(FrameSource(stack(8)), TransformersTracker(tiny_model))
+    calls = []
+    hook = tiny_model.model.vision_encoder.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        for obj_id in (1, 2, 3):
+            session.add_points(obj_id, 0, [[10 + 10 * obj_id, 30]])
+        n_prompt_calls = len(calls)
+        list(session.propagate("forward"))
+    finally:
+        hook.remove()
+    assert n_prompt_calls == 1  # frame 0 encoded once for three clicks
+    assert len(calls) - n_prompt_calls == 7
+
+
+def test_edgetam_class_runs_through_the_same_adapter(tmp_path):
+    from transformers import EdgeTamVideoModel
+
+    from napari_sam2.core.models import load_model
+    from napari_sam2.core.random_model import tiny_edgetam_config
+
+    EdgeTamVideoModel(tiny_edgetam_config()).save_pretrained(tmp_path / "edgetam")
+    loaded = load_model(tmp_path / "edgetam", device="cpu")
+    assert type(loaded.model).__name__ == "EdgeTamVideoModel"
+    session = Session(FrameSource(stack(6)), TransformersTracker(loaded))
+    session.add_points(1, 3, [[30, 40]])
+    session.add_points(2, 3, [[10, 10]])
+    assert [r.frame for r in session.propagate()] == [4, 5, 2, 1, 0]
+    assert session.add_points(1, 5, [[20, 20]], [0]).frame == 5  # a correction
