@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+
+from napari_sam2.core import models
+from napari_sam2.core.frames import InputError
+from napari_sam2.core.models import REGISTRY, ModelNotAvailable, load_model, pick_device, resolve_model
+
+
+def test_registry_names_and_hub_ids():
+    assert {name: spec.repo_id for name, spec in REGISTRY.items()} == {
+        "sam2.1-tiny": "facebook/sam2.1-hiera-tiny",
+        "sam2.1-small": "facebook/sam2.1-hiera-small",
+        "sam2.1-base-plus": "facebook/sam2.1-hiera-base-plus",
+        "sam2.1-large": "facebook/sam2.1-hiera-large",
+        "edgetam": "yonigozlan/EdgeTAM-hf",
+    }
+
+
+def test_a_save_pretrained_folder_loads_as_the_video_class(tiny_model_dir):
+    loaded = load_model(tiny_model_dir, device="cpu")
+    assert type(loaded.model).__name__ == "Sam2VideoModel"
+    assert loaded.image_size == 128 and loaded.device == "cpu"
+    assert not loaded.model.training
+    assert next(loaded.model.parameters()).dtype == torch.float32
+
+
+def test_unknown_model_name():
+    with pytest.raises(InputError, match="unknown model 'sam3-huge': use one of sam2.1-tiny"):
+        resolve_model("sam3-huge")
+
+
+def test_folders_that_are_not_sam2_checkpoints(tmp_path):
+    with pytest.raises(InputError, match="no config.json"):
+        resolve_model(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(InputError, match="not a SAM2-family checkpoint: its model_type is 'bert'"):
+        resolve_model(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "sam2_video"}))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(InputError, match="no .safetensors weights"):
+        resolve_model(tmp_path)
+
+
+def test_missing_weights_offline_says_what_to_fetch(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelNotAvailable) as err:
+        resolve_model("sam2.1-small", offline=True)
+    message = str(err.value)
+    assert "facebook/sam2.1-hiera-small" in message and str(tmp_path) in message
+    assert "config.json model.safetensors" in message and "--model ./sam2.1-small" in message
+
+
+def test_cache_listing_knows_nothing_is_cached(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert models.cached_models() == dict.fromkeys(REGISTRY, False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_devices():
+    assert pick_device("auto") in ("cpu", "mps")
+    assert pick_device("cpu") == "cpu"
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        pick_device("cuda")
+    with pytest.raises(InputError, match="unknown device 'tpu'"):
+        pick_device("tpu")
+
+
+def test_random_models_are_labelled():
+    with pytest.warns(UserWarning, match="random weights"):
+        loaded = load_model("random:tiny", device="cpu")
+    assert loaded.image_size == 128
+    with pytest.raises(InputError, match="unknown random model"):
+        load_model("random:huge", device="cpu")
