@@ -186,6 +186,9 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
     model_class = getattr(transformers, VIDEO_CLASSES[model_type])
     try:
         model = model_class.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+    except ImportError as err:
+        raise InputError(f"the model in {folder} needs a package that is not installed: {err} "
+                         "(EdgeTAM needs `pip install timm`)") from None
     except (OSError, ValueError, RuntimeError) as err:
         raise InputError(f"could not load the model in {folder}: {err}") from None
     model = model.to(device).eval()
