@@ -198,3 +198,26 @@ def test_propagating_without_prompts():
 def test_sink_shape_must_match():
     with pytest.raises(InputError, match="label output has shape"):
         Session(FrameSource(np.zeros((3, 8, 8))), DiskTracker(), LabelSink(np.zeros((2, 8, 8))))
+
+
+def test_removing_prompts_and_objects():
+    session, tracker = make_session()
+    session.add_points(1, 2, [[40, 60]])
+    session.add_points(1, 6, [[20, 20]])
+    list(session.propagate())
+    session.remove_prompt(1, 6)
+    assert 6 not in session.objects[1].prompts
+    assert [r.frame for r in session.propagate()] == [6, 7, 8, 9]
+    session.remove_prompt(1, 2)  # the anchor: the object restarts from its other prompts
+    assert session.objects[1].prompts == {} and session.objects[1].anchor is None
+    session.add_points(1, 5, [[20, 20]])
+    session.add_points(1, 8, [[20, 20]])
+    session.remove_prompt(1, 5)
+    assert session.objects[1].anchor == 8 and list(session.objects[1].prompts) == [8]
+    session.remove_object(1)
+    assert 1 not in session.objects
+
+
+def test_prefetch_is_optional_for_trackers():
+    session, _ = make_session()
+    session.prefetch(3)  # the double has no encoder cache: nothing happens

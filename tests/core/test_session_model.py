@@ -140,3 +140,18 @@ def test_edgetam_class_runs_through_the_same_adapter(tmp_path):
     session.add_points(2, 3, [[10, 10]])
     assert [r.frame for r in session.propagate()] == [4, 5, 2, 1, 0]
     assert session.add_points(1, 5, [[20, 20]], [0]).frame == 5  # a correction
+
+
+def test_prefetch_encodes_ahead_so_a_click_skips_the_encoder(tiny_model):
+    session = Session(FrameSource(stack(5)), TransformersTracker(tiny_model))
+    calls = []
+    hook = tiny_model.model.vision_encoder.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        session.prefetch(3)
+        assert len(calls) == 1
+        session.add_points(1, 3, [[30, 40]])
+        assert len(calls) == 1
+    finally:
+        hook.remove()
+    session.remove_object(1)
+    assert session.tracker._session.output_dict_per_obj[0]["cond_frame_outputs"] == {}

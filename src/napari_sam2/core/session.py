@@ -155,6 +155,19 @@ class Session:
             self.objects[obj_id] = TrackedObject(obj_id, name)
         return obj_id
 
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object and its prompts (its labels stay until overwritten)."""
+        if self.objects.pop(int(obj_id), None) is not None:
+            forget_object = getattr(self.tracker, "forget_object", None)
+            if forget_object is not None:
+                forget_object(int(obj_id))
+
+    def prefetch(self, frame: int) -> None:
+        """Encode ``frame`` ahead of a click (no-op for trackers without a cache)."""
+        encode = getattr(self.tracker, "encode", None)
+        if encode is not None:
+            encode(check_frame(frame, self.source.n_frames))
+
     # ----------------------------------------------------------------- prompts
     def add_points(self, obj_id: int, frame: int, points, labels=None,
                    replace: bool = False) -> FrameResult:
@@ -192,6 +205,29 @@ class Session:
     def set_prompt(self, obj_id: int, frame: int, prompt: FramePrompt) -> FrameResult:
         """Replace the object's whole prompt on a frame (points and box, or a mask)."""
         return self._prompt(obj_id, frame, prompt)
+
+    def remove_prompt(self, obj_id: int, frame: int) -> None:
+        """Remove the object's prompt on a frame; results it influenced are marked not done.
+
+        Removing the anchor (first prompt) restarts the object from its other prompts.
+        """
+        obj = self.objects.get(int(obj_id))
+        if obj is None or frame not in obj.prompts:
+            return
+        if frame == obj.anchor:
+            kept = sorted((f, p) for f, p in obj.prompts.items() if f != frame)
+            self.remove_object(obj.obj_id)
+            self.add_object(obj.obj_id, obj.name)
+            for other, prompt in kept:
+                self._prompt(obj.obj_id, other, prompt)
+            return
+        del obj.prompts[frame]
+        self._invalidate(obj, frame)
+        self.tracker.forget(obj.obj_id, [frame])
+        if frame > obj.anchor:
+            obj.forward_done = min(obj.forward_done, frame - 1)
+        else:
+            obj.backward_done = max(obj.backward_done, frame + 1)
 
     def _existing_prompt(self, obj_id: int, frame: int) -> FramePrompt:
         obj = self.objects.get(int(obj_id))

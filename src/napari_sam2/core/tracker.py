@@ -14,6 +14,7 @@ Only prompted ("conditioning") frames are kept for the whole session.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class TransformersTracker:
             self.model._run_single_frame_inference
         ).parameters
         self._session = None
+        self._lock = threading.Lock()  # one model call at a time (GUI prefetch vs. prompts)
 
     def attach(self, source: FrameSource) -> None:
         """Bind a frame source; starts a fresh inference state."""
@@ -151,7 +153,7 @@ class TransformersTracker:
         import torch
 
         sess, model = self._session, self.model
-        with torch.inference_mode(), self._autocast():
+        with self._lock, torch.inference_mode(), self._autocast():
             outs, encode = [], []
             for step in steps:
                 idx = sess.obj_id_to_idx(step.obj_id)
@@ -237,6 +239,19 @@ class TransformersTracker:
             neighbour = frame + offset if reverse else frame - offset
             if neighbour in tracked and "maskmem_features" not in tracked[neighbour]:
                 del tracked[neighbour]
+
+    def encode(self, frame: int) -> None:
+        """Run the image encoder on ``frame`` ahead of time (kept in the feature cache)."""
+        import torch
+
+        with self._lock, torch.inference_mode(), self._autocast():
+            self.model._prepare_vision_features(self._session, frame, batch_size=1)
+
+    def forget_object(self, obj_id: int) -> None:
+        """Drop everything stored for ``obj_id``."""
+        if self._session is not None and obj_id in self._session._obj_id_to_idx:
+            for outputs in self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)].values():
+                outputs.clear()
 
     def forget(self, obj_id: int, frames: Iterable[int]) -> None:
         """Drop stored outputs of ``obj_id`` on ``frames`` (stale after a correction)."""
