@@ -52,3 +52,14 @@ class CountingArray:
             for i in range(*first.indices(self.shape[0])):
                 self.reads[i] = self.reads.get(i, 0) + 1
         return self.array[key]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _runtime_dir(tmp_path_factory):
+    """Qt wants XDG_RUNTIME_DIR; give it a private one when the machine has none."""
+    import os
+
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = tmp_path_factory.mktemp("xdg")
+        path.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)

@@ -18,3 +18,14 @@ def sample_timelapse():
         (labels, {"name": "ground truth", "axis_labels": ("t", "y", "x"), "visible": False},
          "labels"),
     ]
+
+
+def sample_zstack():
+    """A synthetic fluorescence z-stack of nuclei with its ground-truth labels."""
+    from .core.synthetic import synthetic_zstack
+
+    image, labels = synthetic_zstack()
+    return [
+        (image, {"name": "synthetic z-stack", "axis_labels": ("z", "y", "x")}, "image"),
+        (labels, {"name": "ground truth", "axis_labels": ("z", "y", "x"), "visible": False}, "labels"),
+    ]

@@ -71,3 +71,43 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
         noisy = photons + rng.normal(0, 8, shape) + 32768
         images[t] = np.clip(noisy, 0, 65535).astype(np.uint16)
     return images, labels
+
+
+def synthetic_zstack(n_planes: int = 24, shape: tuple[int, int] = (192, 192), n_nuclei: int = 5,
+                     seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A fluorescence z-stack of ellipsoidal nuclei and its label stack.
+
+    Parameters
+    ----------
+    n_planes : int
+        Number of z planes.
+    shape : (rows, cols)
+        Plane size.
+    n_nuclei : int
+        Number of nuclei (label ids 1..n_nuclei).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    image : uint16 array (n_planes, rows, cols)
+    labels : uint16 array (n_planes, rows, cols)
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    zz, rr, cc = np.mgrid[0:n_planes, 0:rows, 0:cols].astype(np.float32)
+    signal = np.full((n_planes, rows, cols), 0.05, np.float32)
+    labels = np.zeros((n_planes, rows, cols), np.uint16)
+    for i in range(n_nuclei):
+        size = np.array([n_planes, rows, cols])
+        centre = rng.uniform([0.3, 0.2, 0.2], [0.7, 0.8, 0.8]) * size
+        radii = rng.uniform([0.2, 0.08, 0.08], [0.35, 0.14, 0.14]) * size
+        inside = (((zz - centre[0]) / radii[0]) ** 2 + ((rr - centre[1]) / radii[1]) ** 2
+                  + ((cc - centre[2]) / radii[2]) ** 2) <= 1
+        labels[inside & (labels == 0)] = i + 1
+        signal[inside] += rng.uniform(0.5, 1.0)
+    image = np.empty(signal.shape, np.uint16)
+    for z in range(n_planes):
+        photons = rng.poisson(_blur(signal[z], 1.5) * 400).astype(np.float32)
+        image[z] = np.clip(photons + rng.normal(0, 8, shape) + 32768, 0, 65535).astype(np.uint16)
+    return image, labels

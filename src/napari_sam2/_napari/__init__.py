@@ -1,0 +1,1 @@
+"""napari layers <-> core objects (no Qt widgets here)."""

@@ -1,0 +1,368 @@
+"""Drive a core :class:`~napari_sam2.core.session.Session` from napari layers.
+
+The controller owns the prompt layers and the output Labels layer, turns
+layer edits into session prompts, and runs all model work in napari thread
+workers. Layer writes happen on the GUI thread (in the workers' ``yielded``
+and ``returned`` handlers). It holds no model state itself: everything goes
+through ``controller.session``, which can be used from the console as well.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import numpy as np
+from psygnal import Signal
+
+from ..core.frames import FrameSource, InputError
+from ..core.sink import LABEL_DTYPE
+from .layers import LayerSink, StackAxes, guess_axes, image_data, prompts_from_layers
+
+__all__ = ["Sam2Controller"]
+
+POSITIVE_COLOR = np.array([0.2, 1.0, 0.2, 1.0])
+NEGATIVE_COLOR = np.array([1.0, 0.2, 0.8, 1.0])
+
+
+def _notify(message: str, error: bool = True) -> None:
+    from napari.utils.notifications import show_error, show_warning
+
+    (show_error if error else show_warning)(message)
+
+
+class Sam2Controller:
+    """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    """
+
+    status = Signal(str)
+    busy_changed = Signal(bool)
+    objects_changed = Signal()
+    session_ready = Signal()
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.session = None
+        self.image_layer = self.points_layer = self.shapes_layer = self.labels_layer = None
+        self.axes: StackAxes | None = None
+        self.sink: LayerSink | None = None
+        self.current_object = 1
+        self.positive = True
+        self.worker = None
+        self._synced: dict = {}
+        self._dirty = False
+        self._history: ExitStack | None = None
+        viewer.layers.events.removed.connect(self._on_layer_removed)
+        viewer.dims.events.current_step.connect(self._on_step)
+
+    def close(self) -> None:
+        """Stop work and disconnect from the viewer (the widget is going away)."""
+        self.cancel()
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        for signal in (self.status, self.busy_changed, self.objects_changed, self.session_ready):
+            signal.disconnect()
+
+    # ------------------------------------------------------------- set-up
+    def start(self, image_layer, model="sam2.1-tiny", device="auto", axis=None, channel_axis=None,
+              channels=None, tracker=None):
+        """Check the image, create the prompt and label layers, load the model in the background.
+
+        Parameters
+        ----------
+        image_layer : napari.layers.Image
+        model : str
+            Registry name, ``save_pretrained`` folder or ``random:tiny``.
+        device : str
+            ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        axis, channel_axis, channels
+            Stack axis, channel axis (4D layers) and channels to use.
+        tracker : Tracker, optional
+            Use this model adapter instead of loading ``model`` (tests, custom models).
+
+        Returns
+        -------
+        The loading worker (started), None when ``tracker`` is given or after a notification.
+        """
+        from napari.qt.threading import create_worker
+
+        from ..core.models import load_model
+
+        if image_layer is None:
+            _notify("open or choose an image layer first (File > Open, or File > Open Sample)")
+            return None
+        try:
+            axes = guess_axes(image_layer, axis, channel_axis)
+            source = FrameSource(image_data(image_layer), axes.axis, axes.channel_axis, channels)
+        except InputError as err:
+            _notify(str(err))
+            return None
+        self.cancel()
+        self.image_layer, self.axes, self.session = image_layer, axes, None
+        self._make_layers(source)
+        self.sink = LayerSink(self.labels_layer, axes, source.n_frames, source.frame_shape)
+        self._source = source
+        if tracker is not None:
+            self._on_tracker(tracker, "custom model")
+            return None
+        worker = create_worker(load_model, model, device, _start_thread=False, _ignore_errors=True,
+                               _progress={"desc": f"Loading {model}"})
+        worker.returned.connect(self._on_model_loaded)
+        self._run(worker, "loading the model")
+        return worker
+
+    def _make_layers(self, source: FrameSource) -> None:
+        image = self.image_layer
+        shape = list(image.data[0].shape if image.multiscale else image.data.shape)[: image.ndim]
+        if self.axes.channel_axis is not None and not self.axes.rgb:
+            shape[self.axes.channel_axis] = 1
+        common = dict(scale=image.scale, translate=image.translate, axis_labels=image.axis_labels)
+        name = image.name
+        self.labels_layer = self.viewer.add_labels(np.zeros(shape, LABEL_DTYPE),
+                                                   name=f"{name} SAM2 labels", **common)
+        self.shapes_layer = self.viewer.add_shapes(
+            ndim=image.ndim, name=f"{name} SAM2 boxes", face_color="transparent", edge_width=2,
+            features={"object_id": np.zeros(0, int)}, **common)
+        self.shapes_layer.feature_defaults = {"object_id": self.current_object}
+        self.points_layer = self.viewer.add_points(
+            ndim=image.ndim, name=f"{name} SAM2 points", size=max(3.0, min(source.frame_shape) / 60),
+            features={"object_id": np.zeros(0, int), "positive": np.zeros(0, bool)}, **common)
+        self.points_layer.feature_defaults = {"object_id": self.current_object, "positive": True}
+        self.points_layer.mode = "add"
+        for layer in (self.points_layer, self.shapes_layer):
+            layer.events.data.connect(self._on_prompt_layer_changed)
+            layer.events.features.connect(self._on_prompt_layer_changed)
+
+    def _on_model_loaded(self, loaded) -> None:
+        from ..core.tracker import TransformersTracker
+
+        self._on_tracker(TransformersTracker(loaded), f"{loaded.name} on {loaded.device}")
+
+    def _on_tracker(self, tracker, what: str) -> None:
+        from ..core.session import Session
+
+        self.session = Session(self._source, tracker, self.sink)
+        self._synced = {}
+        self.status.emit(f"{what} ready: click on the image")
+        self.session_ready.emit()
+
+    # ------------------------------------------------------------ prompts
+    def new_object(self) -> int:
+        """Make the next clicks and boxes belong to a new object."""
+        used = set(self._synced_ids()) | {self.current_object}
+        self.select_object(max(used) + 1)
+        return self.current_object
+
+    def select_object(self, obj_id: int) -> None:
+        """Set the object that new points and boxes belong to, and select its points."""
+        self.current_object = int(obj_id)
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": obj_id, "positive": self.positive}
+            self.shapes_layer.feature_defaults = {"object_id": obj_id}
+            ids = self.points_layer.features["object_id"].to_numpy()
+            self.points_layer.selected_data = set(np.nonzero(ids == obj_id)[0].tolist())
+            self.labels_layer.selected_label = obj_id
+
+    def toggle_positive(self) -> bool:
+        """Switch new points between positive and negative; returns the new mode."""
+        self.positive = not self.positive
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": self.current_object,
+                                                  "positive": self.positive}
+        self.status.emit("next points: " + ("positive (object)" if self.positive else "negative"))
+        return self.positive
+
+    def _synced_ids(self):
+        return [obj for obj, _ in self._synced]
+
+    def _on_prompt_layer_changed(self, event=None) -> None:
+        if getattr(event, "action", "added") not in ("added", "removed", "changed"):
+            return
+        self._color_points()
+        self.sync_prompts()
+
+    def _color_points(self) -> None:
+        layer = self.points_layer
+        if layer is None or len(layer.data) == 0:
+            return
+        positive = layer.features["positive"].to_numpy().astype(bool)
+        with layer.events.face_color.blocker(), layer.events.border_color.blocker():
+            layer.face_color = np.where(positive[:, None], POSITIVE_COLOR, NEGATIVE_COLOR)
+            ids = layer.features["object_id"].to_numpy()
+            layer.border_color = np.array([self.labels_layer.get_color(int(i)) for i in ids])
+
+    def sync_prompts(self):
+        """Send prompt-layer changes to the session (in a worker); returns it or None."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None:
+            return None
+        if self.worker is not None:
+            self._dirty = True
+            return None
+        try:
+            wanted = prompts_from_layers(self.points_layer, self.shapes_layer, self.image_layer,
+                                         self.axes, self._source.frame_shape)
+        except InputError as err:
+            _notify(str(err))
+            return None
+        changes = [(key, wanted.get(key)) for key in sorted(set(wanted) | set(self._synced))
+                   if key not in self._synced or key not in wanted
+                   or not _same_prompt(wanted[key], self._synced[key])]
+        if not changes:
+            return None
+        self._synced = wanted
+        worker = create_worker(self._apply_prompts, changes, _start_thread=False, _ignore_errors=True)
+        worker.yielded.connect(self._show_result)
+        self._run(worker, "segmenting")
+        return worker
+
+    def _apply_prompts(self, changes):
+        for (obj_id, frame), prompt in changes:
+            if prompt is None:
+                self.session.remove_prompt(obj_id, frame)
+            elif not prompt.is_empty:
+                try:
+                    yield self.session.set_prompt(obj_id, frame, prompt)
+                except InputError as err:
+                    yield err
+
+    def _show_result(self, result) -> None:
+        if isinstance(result, Exception):
+            _notify(str(result))
+            return
+        self.sink.apply(result.frame, result.labels)
+        self.objects_changed.emit()
+
+    # -------------------------------------------------------- propagation
+    def propagate(self, direction: str = "both"):
+        """Propagate all objects in a worker; the whole run is one undo step."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None:
+            _notify("start a session and add a prompt first")
+            return None
+        if self.worker is not None:
+            _notify("wait for the current step to finish, or cancel it", error=False)
+            return None
+        if not any(o.anchor is not None for o in self.session.objects.values()):
+            _notify("nothing to propagate: click on an object first")
+            return None
+        total = self.session.pending_frames(direction)
+        worker = create_worker(self.session.propagate, direction, _start_thread=False, _ignore_errors=True,
+                               _progress={"total": total, "desc": "SAM2 propagation"})
+        worker.yielded.connect(self._show_result)
+        self._history = ExitStack()
+        self._history.enter_context(self.labels_layer.block_history())
+        self._run(worker, f"propagating {direction}")
+        return worker
+
+    def cancel(self) -> None:
+        """Stop the running worker after the current frame (finished frames stay)."""
+        if self.worker is not None:
+            self.worker.quit()
+
+    def prefetch(self, frame: int):
+        """Encode a frame in the background so the next click on it is instant."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None or self.worker is not None:
+            return None
+        worker = create_worker(self.session.prefetch, frame, _start_thread=False, _ignore_errors=True)
+        self._run(worker, f"encoding frame {frame}")
+        return worker
+
+    def current_frame(self) -> int | None:
+        """The image frame shown by the viewer's sliders."""
+        if self.image_layer is None:
+            return None
+        position = self.image_layer.world_to_data(self.viewer.dims.point[-self.image_layer.ndim:])
+        return int(round(position[self.axes.axis]))
+
+    def _on_step(self, event=None) -> None:
+        frame = self.current_frame()
+        if frame is not None and 0 <= frame < self._source.n_frames:
+            self.prefetch(frame)
+
+    # ------------------------------------------------------------ workers
+    def _run(self, worker, what: str) -> None:
+        self.worker = worker
+        worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
+        worker.finished.connect(self._on_finished)
+        self.status.emit(what + "…")
+        self.busy_changed.emit(True)
+        worker.start()
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        if self._history is not None:
+            self._history.close()  # commits the run as one undo step
+            self._history = None
+        self.busy_changed.emit(False)
+        self.objects_changed.emit()
+        if self.session is not None:
+            self.status.emit("ready")
+        if self._dirty:
+            self._dirty = False
+            self.sync_prompts()
+
+    def _failed(self, message: str) -> None:
+        _notify(message)
+        self.status.emit(message)
+
+    def _on_layer_removed(self, event) -> None:
+        layer = event.value
+        if layer is self.labels_layer or layer is self.image_layer:
+            self.cancel()
+            what = "output labels" if layer is self.labels_layer else "image"
+            _notify(f"the {what} layer was removed: the SAM2 session stopped (finished frames are "
+                    "kept in the labels layer); press Start to begin again", error=False)
+            self.session = None
+            self.status.emit("stopped: layer removed")
+
+    # ------------------------------------------------------------- objects
+    def object_rows(self) -> list[dict]:
+        """One row per object for the object list: id, name, frames present, mean presence."""
+        if self.session is None:
+            return []
+        rows = []
+        for obj in self.session.objects.values():
+            present = [f for f, score in obj.presence.items() if score > 0.5]
+            scores = list(obj.presence.values())
+            rows.append({"id": obj.obj_id, "name": obj.name, "frames": len(present),
+                         "first": min(present, default=None), "last": max(present, default=None),
+                         "presence": float(np.mean(scores)) if scores else float("nan"),
+                         "color": self.labels_layer.get_color(obj.obj_id)})
+        return rows
+
+    def rename_object(self, obj_id: int, name: str) -> None:
+        """Give an object a name."""
+        if self.session is not None and obj_id in self.session.objects:
+            self.session.objects[obj_id].name = name
+
+    def delete_object(self, obj_id: int) -> None:
+        """Remove an object: its prompts, its session state and its labels (one undo step)."""
+        if self.session is None or self.worker is not None:
+            return
+        for layer in (self.points_layer, self.shapes_layer):
+            ids = layer.features["object_id"].to_numpy()
+            drop = set(np.nonzero(ids == obj_id)[0].tolist())
+            if drop:
+                with layer.events.data.blocker():
+                    layer.selected_data = drop
+                    layer.remove_selected()
+        self._synced = {k: v for k, v in self._synced.items() if k[0] != obj_id}
+        self.session.remove_object(obj_id)
+        data = self.labels_layer.data
+        where = np.nonzero(np.asarray(data) == obj_id)
+        if len(where[0]):
+            self.labels_layer.data_setitem(where, 0)
+        self.objects_changed.emit()
+
+
+def _same_prompt(a, b) -> bool:
+    return (np.array_equal(a.points, b.points) and np.array_equal(a.labels, b.labels)
+            and a.box == b.box)

@@ -1,0 +1,208 @@
+"""napari layers <-> core objects: axes, prompts in frame pixels, label writes.
+
+Prompt layers may have any scale, translate or affine: positions go through
+world coordinates into the image layer's data pixels, so a click lands on the
+data pixel and frame under the cursor.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.frames import InputError
+from ..core.prompts import FramePrompt
+
+__all__ = ["StackAxes", "guess_axes", "image_data", "prompts_from_layers", "LayerSink"]
+
+TIME_OR_Z = ("t", "time", "z", "plane", "slice", "frame")
+CHANNEL = ("c", "ch", "channel", "channels")
+
+
+@dataclass(frozen=True)
+class StackAxes:
+    """Which data axes of an image layer are the stack, channel, row and col.
+
+    ``axis``, ``spatial`` and a non-RGB ``channel_axis`` index the layer's
+    dimensions; an RGB layer's colour axis is the last data axis.
+    """
+
+    axis: int
+    spatial: tuple[int, int]
+    channel_axis: int | None = None
+    rgb: bool = False
+
+
+def image_data(layer):
+    """The full-resolution array of an image layer (multiscale: level 0)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def guess_axes(layer, axis: int | None = None, channel_axis: int | None = None) -> StackAxes:
+    """Propagation, channel and spatial axes for an image layer.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+    axis : int, optional
+        The propagation axis; default from the layer's axis labels (t, then z),
+        else the first axis.
+    channel_axis : int, optional
+        For 4D non-RGB layers; default from the axis labels (c).
+    """
+    ndim = layer.ndim  # RGB layers do not count their colour axis
+    labels = [str(name).lower() for name in getattr(layer, "axis_labels", ())] or [""] * ndim
+    if ndim < 3 or ndim > 4:
+        raise InputError(
+            f"layer '{layer.name}' has {ndim} dimensions; SAM2 needs a stack: (plane, row, col), "
+            "optionally with a channel axis"
+        )
+    if ndim == 4 and channel_axis is None:
+        found = [i for i, name in enumerate(labels) if name in CHANNEL]
+        if not found:
+            raise InputError(
+                f"layer '{layer.name}' is 4D: choose its channel axis, or split the channels "
+                "(right-click the layer > Split Stack)"
+            )
+        channel_axis = found[0]
+    if ndim == 3:
+        channel_axis = None
+    others = [i for i in range(ndim) if i != channel_axis]
+    if axis is None:
+        named = [i for i in others[:-2] if labels[i] in TIME_OR_Z]
+        axis = named[0] if named else others[0]
+    if axis not in others[:-2]:
+        raise InputError(f"axis {axis} of layer '{layer.name}' cannot be the stack axis")
+    spatial = tuple(i for i in others if i != axis)
+    rgb = bool(getattr(layer, "rgb", False))
+    if rgb:
+        channel_axis = layer.data[0].ndim - 1 if layer.multiscale else layer.data.ndim - 1
+    return StackAxes(axis, spatial, channel_axis, rgb)
+
+
+def _to_image_pixels(layer, positions: np.ndarray, image_layer) -> np.ndarray:
+    """Positions in ``layer``'s data coordinates -> ``image_layer``'s data coordinates."""
+    if layer.ndim != image_layer.ndim:
+        raise InputError(
+            f"layer '{layer.name}' has {layer.ndim} dimensions but image '{image_layer.name}' has "
+            f"{image_layer.ndim}; prompts need a layer with the image's dimensions"
+        )
+    if len(positions) == 0:
+        return np.zeros((0, image_layer.ndim))
+    return np.array([image_layer.world_to_data(layer.data_to_world(p)) for p in positions])
+
+
+def points_prompts(points_layer, image_layer, axes: StackAxes) -> dict[tuple[int, int], FramePrompt]:
+    """Prompts from a Points layer with features ``object_id`` and ``positive``.
+
+    Returns
+    -------
+    dict
+        ``(object id, frame) -> FramePrompt`` with the points of that frame.
+    """
+    pixels = _to_image_pixels(points_layer, np.asarray(points_layer.data), image_layer)
+    features = points_layer.features
+    ids = features["object_id"].to_numpy() if "object_id" in features else np.ones(len(pixels))
+    positive = features["positive"].to_numpy() if "positive" in features else np.ones(len(pixels))
+    groups: dict[tuple[int, int], list] = {}
+    for pixel, obj, pos in zip(pixels, ids, positive, strict=True):
+        key = (int(obj), int(round(pixel[axes.axis])))
+        groups.setdefault(key, []).append((pixel[axes.spatial[0]], pixel[axes.spatial[1]], int(bool(pos))))
+    prompts = {}
+    for key, rows in groups.items():
+        arr = np.array(rows, np.float32)
+        prompts[key] = FramePrompt(arr[:, :2], arr[:, 2].astype(np.int32))
+    return prompts
+
+
+def box_prompts(shapes_layer, image_layer, axes: StackAxes) -> dict[tuple[int, int], tuple]:
+    """Boxes ``(row_min, col_min, row_max, col_max)`` from a Shapes layer's rectangles.
+
+    The ``object_id`` feature names the object (default 1); the last box of an
+    object on a frame wins.
+    """
+    features = shapes_layer.features
+    ids = features["object_id"].to_numpy() if "object_id" in features else np.ones(len(shapes_layer.data))
+    boxes = {}
+    for vertices, kind, obj in zip(shapes_layer.data, shapes_layer.shape_type, ids, strict=True):
+        if kind != "rectangle":
+            continue
+        pixels = _to_image_pixels(shapes_layer, np.asarray(vertices), image_layer)
+        rows, cols = pixels[:, axes.spatial[0]], pixels[:, axes.spatial[1]]
+        frame = int(round(pixels[0, axes.axis]))
+        boxes[(int(obj), frame)] = (rows.min(), cols.min(), rows.max(), cols.max())
+    return boxes
+
+
+def prompts_from_layers(points_layer, shapes_layer, image_layer, axes: StackAxes,
+                        frame_shape: tuple[int, int]) -> dict[tuple[int, int], FramePrompt]:
+    """All prompts of the prompt layers (either may be None), merged per object and frame.
+
+    Boxes are clipped to the frame (a rectangle drawn past the edge is fine).
+    """
+    prompts = points_prompts(points_layer, image_layer, axes) if points_layer is not None else {}
+    boxes = box_prompts(shapes_layer, image_layer, axes) if shapes_layer is not None else {}
+    rows, cols = frame_shape
+    for key, (r0, c0, r1, c1) in boxes.items():
+        box = (max(r0, 0.0), max(c0, 0.0), min(r1, rows - 1.0), min(c1, cols - 1.0))
+        prompts[key] = prompts.get(key, FramePrompt()).with_box(box)
+    return prompts
+
+
+class LayerSink:
+    """A label sink over a napari Labels layer whose writes happen on the GUI thread.
+
+    The session (in a worker thread) calls :meth:`write`, which only keeps the
+    frame as pending; the widget calls :meth:`apply` on the GUI thread to put
+    it into the layer with undo history. :meth:`read` sees pending frames, so
+    a frame computed twice in one run (objects going opposite ways) merges
+    correctly.
+    """
+
+    def __init__(self, layer, axes: StackAxes, n_frames: int, frame_shape: tuple[int, int]):
+        self.layer = layer
+        self.axes = axes
+        self.shape = (n_frames, *frame_shape)
+        self.array = layer.data
+        self._pending: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _index(self, frame: int) -> tuple:
+        index: list = [slice(None)] * self.layer.ndim
+        index[self.axes.axis] = frame
+        if self.axes.channel_axis is not None and not self.axes.rgb:
+            index[self.axes.channel_axis] = 0
+        return tuple(index)
+
+    def read(self, frame: int) -> np.ndarray:
+        """The frame's labels: pending ones first, else the layer's."""
+        with self._lock:
+            if frame in self._pending:
+                return self._pending[frame]
+        return np.asarray(self.layer.data[self._index(frame)])
+
+    def write(self, frame: int, labels: np.ndarray) -> None:
+        """Keep a frame for :meth:`apply` (any thread)."""
+        with self._lock:
+            self._pending[frame] = labels
+
+    def apply(self, frame: int, labels: np.ndarray) -> None:
+        """Write a frame into the layer, recording undo history (GUI thread only)."""
+        index = self._index(frame)
+        current = np.asarray(self.layer.data[index])
+        rows, cols = np.nonzero(current != labels)
+        if len(rows):
+            full = []
+            for dim in range(self.layer.ndim):
+                if dim == self.axes.spatial[0]:
+                    full.append(rows)
+                elif dim == self.axes.spatial[1]:
+                    full.append(cols)
+                else:
+                    full.append(np.full(len(rows), index[dim]))
+            self.layer.data_setitem(tuple(full), labels[rows, cols])
+        with self._lock:
+            if self._pending.get(frame) is labels:
+                del self._pending[frame]
