@@ -151,7 +151,8 @@ def test_event_loop_stays_responsive_during_a_real_model_run(make_napari_viewer,
     timer.stop()
     gaps = np.diff(ticks)
     assert len(ticks) > 10
-    assert gaps.max() < 0.1, f"event loop blocked for {gaps.max() * 1000:.0f} ms"
+    worst = int(np.argmax(gaps))
+    assert gaps.max() < 0.1, f"event loop blocked for {gaps.max() * 1000:.0f} ms at tick {worst}/{len(gaps)}"
     assert sum((controller.labels_layer.data[f] != 0).any() or True for f in range(16)) == 16
 
 

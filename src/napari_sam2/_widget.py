@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from qtpy.QtGui import QColor
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QImage, QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -42,6 +44,7 @@ class Sam2Widget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.controller = Sam2Controller(napari_viewer)
+        self._hidden: set[int] = set()
         self.setToolTip(SHORTCUTS)
         self._build()
         self._connect()
@@ -66,6 +69,10 @@ class Sam2Widget(QWidget):
         model_row.addWidget(self.browse_button)
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.output_edit = QLineEdit()
+        self.output_edit.setPlaceholderText("in memory  (or a new labels.zarr folder on disk)")
+        self.output_edit.setToolTip("for stacks larger than memory: labels written to a zarr "
+                                    "folder frame by frame")
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("create the prompt and label layers and load the model")
         form.addRow("Image", self.image_combo)
@@ -73,6 +80,7 @@ class Sam2Widget(QWidget):
         form.addRow("Channels", self.channels_edit)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device_combo)
+        form.addRow("Output", self.output_edit)
 
         self.new_button = QPushButton("New object (N)")
         self.sign_button = QPushButton("Positive (T)")
@@ -90,10 +98,19 @@ class Sam2Widget(QWidget):
         run_row.addWidget(self.propagate_button, 1)
         run_row.addWidget(self.cancel_button)
 
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "over frames"])
+        self.table.setToolTip("select a row to add prompts to that object; edit a name to rename; "
+                              "untick an id to hide its labels")
         self.table.verticalHeader().setVisible(False)
         self.delete_button = QPushButton("Delete object")
+        self.masks_combo = QComboBox()
+        self.masks_button = QPushButton("Labels → mask prompts")
+        self.masks_button.setToolTip("use each label of the chosen Labels layer on the current frame "
+                                     "as a mask prompt for the object with that id")
+        masks_row = QHBoxLayout()
+        masks_row.addWidget(self.masks_combo, 1)
+        masks_row.addWidget(self.masks_button)
         self.status = QLabel("choose an image and press Start")
         self.status.setWordWrap(True)
 
@@ -101,6 +118,7 @@ class Sam2Widget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.start_button)
         layout.addLayout(prompt_row)
+        layout.addLayout(masks_row)
         layout.addLayout(run_row)
         layout.addWidget(self.table)
         layout.addWidget(self.delete_button)
@@ -119,6 +137,7 @@ class Sam2Widget(QWidget):
         self.propagate_button.clicked.connect(self.propagate)
         self.cancel_button.clicked.connect(self.controller.cancel)
         self.delete_button.clicked.connect(self._delete_selected)
+        self.masks_button.clicked.connect(self._masks_from_labels)
         self.table.itemChanged.connect(self._renamed)
         self.table.itemSelectionChanged.connect(self._table_selected)
         c = self.controller
@@ -144,6 +163,21 @@ class Sam2Widget(QWidget):
             self.image_combo.setCurrentText(current)
         self.image_combo.blockSignals(False)
         self._refresh_axes()
+        self._refresh_mask_layers()
+
+    def _refresh_mask_layers(self) -> None:
+        from napari.layers import Labels
+
+        own = self.controller.labels_layer
+        self.masks_combo.clear()
+        self.masks_combo.addItems([layer.name for layer in self.viewer.layers
+                                   if isinstance(layer, Labels) and layer is not own])
+
+    def _masks_from_labels(self):
+        name = self.masks_combo.currentText()
+        if name in self.viewer.layers:
+            return self.controller.masks_from_labels(self.viewer.layers[name])
+        return None
 
     def _refresh_axes(self, index=None) -> None:
         from ._napari.layers import guess_axes
@@ -180,7 +214,7 @@ class Sam2Widget(QWidget):
             return None
         return self.controller.start(self.selected_image(), self.model_combo.currentText(),
                                      self.device_combo.currentText(), axis=self.axis_combo.currentData(),
-                                     channels=channels)
+                                     channels=channels, output=self.output_edit.text().strip() or None)
 
     def propagate(self):
         """Propagate in the chosen direction (returns the worker)."""
@@ -208,12 +242,17 @@ class Sam2Widget(QWidget):
         self.table.setRowCount(len(rows))
         for n, row in enumerate(rows):
             id_item = QTableWidgetItem(str(row["id"]))
+            id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            id_item.setCheckState(Qt.CheckState.Unchecked if row["id"] in self._hidden
+                                  else Qt.CheckState.Checked)
             id_item.setBackground(QColor.fromRgbF(*[float(v) for v in row["color"][:3]]))
             presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
             span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
             for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
                                         QTableWidgetItem(presence))):
                 self.table.setItem(n, col, item)
+            self.table.setCellWidget(n, 4, _strip_label(self.controller.presence_strip(row["id"]),
+                                                        row["color"]))
         self.table.blockSignals(False)
 
     def _selected_id(self) -> int | None:
@@ -226,6 +265,11 @@ class Sam2Widget(QWidget):
             self.controller.select_object(obj_id)
 
     def _renamed(self, item) -> None:
+        if item.column() == 0:
+            obj_id = int(item.text())
+            visible = item.checkState() == Qt.CheckState.Checked
+            (self._hidden.discard if visible else self._hidden.add)(obj_id)
+            self.controller.set_visible(obj_id, visible)
         if item.column() == 1:
             self.controller.rename_object(int(self.table.item(item.row(), 0).text()), item.text())
 
@@ -233,3 +277,21 @@ class Sam2Widget(QWidget):
         obj_id = self._selected_id()
         if obj_id is not None:
             self.controller.delete_object(obj_id)
+
+
+def _strip_label(presence: np.ndarray, color) -> QLabel:
+    """A small picture of an object's presence over frames: its colour where present,
+    dark where absent, light grey where not computed yet."""
+    rgb = np.empty((len(presence), 3), np.uint8)
+    rgb[:] = (220, 220, 220)
+    done = ~np.isnan(presence)
+    present = done & (np.nan_to_num(presence) > 0.5)
+    rgb[done & ~present] = (40, 40, 40)
+    rgb[present] = (np.asarray(color[:3]) * 255).astype(np.uint8)
+    strip = np.ascontiguousarray(np.repeat(rgb[None], 10, axis=0))
+    image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
+                   QImage.Format.Format_RGB888).copy()
+    label = QLabel()
+    label.setPixmap(QPixmap.fromImage(image).scaled(120, 10))
+    label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
+    return label

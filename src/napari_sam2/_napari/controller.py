@@ -68,7 +68,7 @@ class Sam2Controller:
 
     # ------------------------------------------------------------- set-up
     def start(self, image_layer, model="sam2.1-tiny", device="auto", axis=None, channel_axis=None,
-              channels=None, tracker=None):
+              channels=None, tracker=None, output=None):
         """Check the image, create the prompt and label layers, load the model in the background.
 
         Parameters
@@ -82,6 +82,9 @@ class Sam2Controller:
             Stack axis, channel axis (4D layers) and channels to use.
         tracker : Tracker, optional
             Use this model adapter instead of loading ``model`` (tests, custom models).
+        output : str or Path, optional
+            A new ``.zarr`` folder to hold the labels on disk, written frame by
+            frame (for stacks larger than memory). Default: labels in memory.
 
         Returns
         -------
@@ -102,7 +105,11 @@ class Sam2Controller:
             return None
         self.cancel()
         self.image_layer, self.axes, self.session = image_layer, axes, None
-        self._make_layers(source)
+        try:
+            self._make_layers(source, output)
+        except InputError as err:
+            _notify(str(err))
+            return None
         self.sink = LayerSink(self.labels_layer, axes, source.n_frames, source.frame_shape)
         self._source = source
         if tracker is not None:
@@ -114,15 +121,15 @@ class Sam2Controller:
         self._run(worker, "loading the model")
         return worker
 
-    def _make_layers(self, source: FrameSource) -> None:
+    def _make_layers(self, source: FrameSource, output=None) -> None:
         image = self.image_layer
         shape = list(image.data[0].shape if image.multiscale else image.data.shape)[: image.ndim]
         if self.axes.channel_axis is not None and not self.axes.rgb:
             shape[self.axes.channel_axis] = 1
+        labels = _label_array(shape, self.axes, output)
         common = dict(scale=image.scale, translate=image.translate, axis_labels=image.axis_labels)
         name = image.name
-        self.labels_layer = self.viewer.add_labels(np.zeros(shape, LABEL_DTYPE),
-                                                   name=f"{name} SAM2 labels", **common)
+        self.labels_layer = self.viewer.add_labels(labels, name=f"{name} SAM2 labels", **common)
         self.shapes_layer = self.viewer.add_shapes(
             ndim=image.ndim, name=f"{name} SAM2 boxes", face_color="transparent", edge_width=2,
             features={"object_id": np.zeros(0, int)}, **common)
@@ -235,7 +242,8 @@ class Sam2Controller:
             _notify(str(result))
             return
         self.sink.apply(result.frame, result.labels)
-        self.objects_changed.emit()
+        if self._history is None:  # during a propagation the list is refreshed at the end
+            self.objects_changed.emit()
 
     # -------------------------------------------------------- propagation
     def propagate(self, direction: str = "both"):
@@ -338,6 +346,63 @@ class Sam2Controller:
                          "color": self.labels_layer.get_color(obj.obj_id)})
         return rows
 
+    def presence_strip(self, obj_id: int) -> np.ndarray:
+        """Presence probability per frame for one object (NaN where not computed)."""
+        strip = np.full(self._source.n_frames, np.nan, np.float32)
+        for frame, score in self.session.objects[obj_id].presence.items():
+            strip[frame] = score
+        return strip
+
+    def set_visible(self, obj_id: int, visible: bool) -> None:
+        """Show or hide one object's labels (display only; the data is untouched)."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        self._hidden = getattr(self, "_hidden", set())
+        if not hasattr(self, "_colormap"):
+            self._colormap = self.labels_layer.colormap
+        (self._hidden.discard if visible else self._hidden.add)(int(obj_id))
+        if not self._hidden:
+            self.labels_layer.colormap = self._colormap
+            return
+        ids = set(self.session.objects) | self._hidden
+        colors = {i: self._colormap.map(np.array([i]))[0] for i in ids}
+        colors.update(dict.fromkeys(self._hidden, np.zeros(4)))
+        self.labels_layer.colormap = DirectLabelColormap(
+            color_dict={None: np.array([0.8, 0.8, 0.8, 1.0]), 0: np.zeros(4), **colors})
+
+    def masks_from_labels(self, layer, frame: int | None = None):
+        """Use each label of ``layer`` on a frame as a mask prompt for the object with that id.
+
+        For refining another tool's segmentation (e.g. Cellpose). Returns the worker.
+        """
+        from napari.qt.threading import create_worker
+
+        if self.session is None or self.worker is not None:
+            _notify("start a session first, and wait for running work to finish", error=False)
+            return None
+        if tuple(layer.data.shape[: layer.ndim]) != tuple(self.labels_layer.data.shape) and (
+            layer.ndim != self.image_layer.ndim
+            or tuple(layer.data.shape) != tuple(image_data(self.image_layer).shape[: layer.ndim])
+        ):
+            _notify(f"labels layer '{layer.name}' has shape {layer.data.shape}, which does not match "
+                    f"the image '{self.image_layer.name}'")
+            return None
+        frame = self.current_frame() if frame is None else frame
+        plane = np.asarray(layer.data[self.sink._index(frame)])
+        masks = [(int(i), plane == i) for i in np.unique(plane) if i != 0]
+        if not masks:
+            _notify(f"labels layer '{layer.name}' has no labels on frame {frame}", error=False)
+            return None
+
+        def prompt_all():
+            for obj_id, mask in masks:
+                yield self.session.add_mask(obj_id, frame, mask)
+
+        worker = create_worker(prompt_all, _start_thread=False, _ignore_errors=True)
+        worker.yielded.connect(self._show_result)
+        self._run(worker, f"using {len(masks)} masks on frame {frame}")
+        return worker
+
     def rename_object(self, obj_id: int, name: str) -> None:
         """Give an object a name."""
         if self.session is not None and obj_id in self.session.objects:
@@ -361,6 +426,26 @@ class Sam2Controller:
         if len(where[0]):
             self.labels_layer.data_setitem(where, 0)
         self.objects_changed.emit()
+
+
+def _label_array(shape, axes: StackAxes, output):
+    """Zeros in memory, or a new zarr on disk chunked one frame per chunk."""
+    if not output:
+        return np.zeros(shape, LABEL_DTYPE)
+    from pathlib import Path
+
+    import zarr
+
+    path = Path(output)
+    if path.suffix != ".zarr":
+        raise InputError(f"the output {path} must be a .zarr folder")
+    if path.exists():
+        raise InputError(f"the output {path} already exists; choose a new name (nothing is overwritten)")
+    chunks = [1] * len(shape)
+    for dim in axes.spatial:
+        chunks[dim] = shape[dim]
+    return zarr.open_array(str(path), mode="w-", shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
+                           fill_value=0)
 
 
 def _same_prompt(a, b) -> bool:
