@@ -215,3 +215,49 @@ def test_removing_the_output_layer_during_a_run_stops_safely(make_napari_viewer,
     wait(qtbot, worker)
     assert "output labels layer was removed" in messages[-1]
     assert controller.session is None and len(tracker.calls) < 30
+
+
+def test_start_loads_a_model_folder_in_the_background(make_napari_viewer, tiny_model_dir, stack, qtbot):
+    viewer = make_napari_viewer()
+    widget, image = open_widget(viewer, stack)
+    widget.model_combo.setCurrentText(str(tiny_model_dir))
+    widget.preset_combo.setCurrentText("fast")
+    worker = widget.start()
+    wait(qtbot, worker, widget.controller)
+    controller = widget.controller
+    assert controller.session is not None and "ready" in widget.status.text()
+    assert type(controller.session.tracker.model).__name__ == "Sam2VideoModel"
+    click(controller, [2, 30, 40])
+    wait(qtbot, controller=controller)
+    assert controller.session.objects[1].anchor == 2
+    assert widget.table.rowCount() == 1
+
+
+def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, stack, qtbot, tmp_path):
+    import zarr
+
+    viewer = make_napari_viewer()
+    widget, image = open_widget(viewer, stack)
+    tracker = DiskTracker()
+    widget.controller.start(image, tracker=tracker, output=str(tmp_path / "out.zarr"))
+    controller = widget.controller
+    cellpose = np.zeros(stack.shape, np.uint16)
+    cellpose[4, 10:20, 10:30] = 5
+    cellpose[4, 40:50, 50:70] = 6
+    other = viewer.add_labels(cellpose, name="cellpose")
+    viewer.dims.set_current_step(0, 4)
+    wait(qtbot, controller=controller)
+    worker = controller.masks_from_labels(other)
+    wait(qtbot, worker, controller)
+    assert sorted(controller.session.objects) == [5, 6]
+    on_disk = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    assert np.allclose(centroid(on_disk[4] == 5), (14.5, 19.5), atol=1.5)
+    worker = widget.propagate()
+    wait(qtbot, worker, controller)
+    assert all((on_disk[f] == 6).any() for f in range(8))
+    controller.set_visible(5, False)
+    assert controller.labels_layer.get_color(5)[3] == 0 and controller.labels_layer.get_color(6)[3] > 0
+    controller.set_visible(5, True)
+    assert controller.labels_layer.get_color(5)[3] > 0
+    controller.delete_object(6)
+    assert not (np.asarray(on_disk) == 6).any() and 6 not in controller.session.objects

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -22,7 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._napari.controller import Sam2Controller
-from .core.models import REGISTRY
+from .core.models import PRESETS, REGISTRY
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
   click       add a point (points layer in add mode)
@@ -69,6 +70,12 @@ class Sam2Widget(QWidget):
         model_row.addWidget(self.browse_button)
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.preset_combo = QComboBox()
+        for preset in PRESETS.values():
+            self.preset_combo.addItem(preset.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.setCurrentText("accurate")
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("in memory  (or a new labels.zarr folder on disk)")
         self.output_edit.setToolTip("for stacks larger than memory: labels written to a zarr "
@@ -80,6 +87,7 @@ class Sam2Widget(QWidget):
         form.addRow("Channels", self.channels_edit)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device_combo)
+        form.addRow("Speed", self.preset_combo)
         form.addRow("Output", self.output_edit)
 
         self.new_button = QPushButton("New object (N)")
@@ -103,6 +111,9 @@ class Sam2Widget(QWidget):
         self.table.setToolTip("select a row to add prompts to that object; edit a name to rename; "
                               "untick an id to hide its labels")
         self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.delete_button = QPushButton("Delete object")
         self.masks_combo = QComboBox()
         self.masks_button = QPushButton("Labels → mask prompts")
@@ -214,7 +225,8 @@ class Sam2Widget(QWidget):
             return None
         return self.controller.start(self.selected_image(), self.model_combo.currentText(),
                                      self.device_combo.currentText(), axis=self.axis_combo.currentData(),
-                                     channels=channels, output=self.output_edit.text().strip() or None)
+                                     channels=channels, output=self.output_edit.text().strip() or None,
+                                     preset=self.preset_combo.currentText())
 
     def propagate(self):
         """Propagate in the chosen direction (returns the worker)."""

@@ -101,6 +101,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="sam2.1-tiny",
                         help="model name (see `napari-sam2 models`) or a save_pretrained folder")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    parser.add_argument("--preset", default="accurate", choices=("fast", "balanced", "accurate"),
+                        help="fast: 512 px, 4 memory frames; balanced: 768 px, 6; accurate: 1024 px, 7 "
+                        "(SAM2 as trained, default)")
     parser.add_argument("--direction", default="both", choices=("both", "forward", "backward"))
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
@@ -116,14 +119,14 @@ def _segment(args) -> int:
     channels = _parse_channels(args.channels)
     summary = segment_file(data, args.prompts, args.out, axis=axis, channel_axis=channel_axis,
                            channels=channels, model=args.model, device=args.device,
-                           direction=args.direction, overwrite=args.overwrite)
+                           direction=args.direction, overwrite=args.overwrite, preset=args.preset)
     print(summary)
     return 0
 
 
 def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
                  model="sam2.1-tiny", device="auto", direction="both", overwrite=False,
-                 progress=True) -> str:
+                 progress=True, preset="accurate") -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded, and ``out`` is never
@@ -149,7 +152,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"output {out} already exists; choose another name or pass --overwrite")
-    loaded = load_model(model, device)
+    loaded = load_model(model, device, preset=preset)
     sink = open_label_sink(out, source.n_frames, source.frame_shape, overwrite=overwrite)
     session = Session(source, TransformersTracker(loaded), sink)
     for obj in objects:
@@ -163,7 +166,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
             bar.update()
     return (
         f"wrote {out}: {source.n_frames} frames of {source.frame_shape[0]} x "
-        f"{source.frame_shape[1]}, {len(objects)} object(s), model {loaded.name} on {loaded.device}"
+        f"{source.frame_shape[1]}, {len(objects)} object(s), model {loaded.name} ({loaded.preset}, "
+        f"{loaded.image_size} px) on {loaded.device}"
     )
 
 

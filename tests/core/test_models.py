@@ -77,3 +77,27 @@ def test_random_models_are_labelled():
     assert loaded.image_size == 128
     with pytest.raises(InputError, match="unknown random model"):
         load_model("random:huge", device="cpu")
+
+
+def test_presets_shrink_the_input_and_the_memory(tmp_path):
+    from napari_sam2.core.frames import FrameSource
+    from napari_sam2.core.random_model import save_random_model, tiny_config
+    from napari_sam2.core.session import Session
+    from napari_sam2.core.tracker import TransformersTracker
+
+    folder = save_random_model(tmp_path / "m1024", tiny_config(1024))
+    for preset, size, memories in (("fast", 512, 4), ("balanced", 768, 6), ("accurate", 1024, 7)):
+        loaded = load_model(folder, device="cpu", preset=preset)
+        assert (loaded.image_size, loaded.model.num_maskmem, loaded.preset) == (size, memories, preset)
+        tracker = TransformersTracker(loaded)
+        assert tracker.mask_memory_frames == memories
+        if preset == "fast":
+            import numpy as np
+
+            session = Session(FrameSource(np.random.default_rng(0).random((3, 40, 50))), tracker)
+            session.add_points(1, 0, [[20, 20]])
+            assert len(list(session.propagate())) == 2
+    with pytest.raises(InputError, match="unknown preset 'turbo'"):
+        load_model(folder, device="cpu", preset="turbo")
+    assert load_model(tmp_path / "m1024", device="cpu", preset="fast").image_size == 512
+    assert load_model("random:tiny", device="cpu", preset="fast").image_size == 128  # never upscaled

@@ -68,7 +68,7 @@ class Sam2Controller:
 
     # ------------------------------------------------------------- set-up
     def start(self, image_layer, model="sam2.1-tiny", device="auto", axis=None, channel_axis=None,
-              channels=None, tracker=None, output=None):
+              channels=None, tracker=None, output=None, preset="accurate"):
         """Check the image, create the prompt and label layers, load the model in the background.
 
         Parameters
@@ -82,6 +82,8 @@ class Sam2Controller:
             Stack axis, channel axis (4D layers) and channels to use.
         tracker : Tracker, optional
             Use this model adapter instead of loading ``model`` (tests, custom models).
+        preset : {"fast", "balanced", "accurate"}
+            Speed/accuracy preset (model input size, memory frames).
         output : str or Path, optional
             A new ``.zarr`` folder to hold the labels on disk, written frame by
             frame (for stacks larger than memory). Default: labels in memory.
@@ -115,8 +117,8 @@ class Sam2Controller:
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
             return None
-        worker = create_worker(load_model, model, device, _start_thread=False, _ignore_errors=True,
-                               _progress={"desc": f"Loading {model}"})
+        worker = create_worker(load_model, model, device, preset=preset, _start_thread=False,
+                               _ignore_errors=True, _progress={"desc": f"Loading {model}"})
         worker.returned.connect(self._on_model_loaded)
         self._run(worker, "loading the model")
         return worker
@@ -146,7 +148,8 @@ class Sam2Controller:
     def _on_model_loaded(self, loaded) -> None:
         from ..core.tracker import TransformersTracker
 
-        self._on_tracker(TransformersTracker(loaded), f"{loaded.name} on {loaded.device}")
+        self._on_tracker(TransformersTracker(loaded),
+                         f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}")
 
     def _on_tracker(self, tracker, what: str) -> None:
         from ..core.session import Session

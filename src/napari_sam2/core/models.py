@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .frames import InputError
 
-__all__ = ["ModelSpec", "REGISTRY", "ModelNotAvailable", "resolve_model", "load_model", "pick_device"]
+__all__ = [
+    "ModelSpec", "REGISTRY", "PRESETS", "ModelNotAvailable", "resolve_model", "load_model", "pick_device",
+]
 
 #: transformers model_type -> the video model class that runs it
 VIDEO_CLASSES = {
@@ -45,6 +47,47 @@ REGISTRY: dict[str, ModelSpec] = {
     )
 }
 DEFAULT_MODEL = "sam2.1-tiny"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A speed/accuracy trade-off: model input size and number of mask memories."""
+
+    name: str
+    image_size: int
+    memory_frames: int
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("fast", 512, 4, "512 px input, 4 memory frames: several times faster on a CPU"),
+        Preset("balanced", 768, 6, "768 px input, 6 memory frames"),
+        Preset("accurate", 1024, 7, "1024 px input, 7 memory frames: SAM2 as trained (default)"),
+    )
+}
+DEFAULT_PRESET = "accurate"
+
+
+def _resize_config(config, image_size: int) -> None:
+    """Set every size-dependent field of a SAM2-family config for ``image_size`` input."""
+    if image_size % 32:
+        raise InputError(f"the model input size must be a multiple of 32, got {image_size}")
+    config.image_size = image_size
+    vision = config.vision_config
+    backbone = getattr(vision, "backbone_config", None)
+    if backbone is not None and hasattr(backbone, "image_size"):
+        backbone.image_size = [image_size, image_size]
+    if getattr(vision, "backbone_feature_sizes", None) is not None:
+        vision.backbone_feature_sizes = [[image_size // s] * 2 for s in (4, 8, 16)]
+    config.prompt_encoder_config.image_size = image_size
+    config.memory_attention_rope_feat_sizes = [image_size // 16] * 2
+
+
+def _apply_memory_frames(model, memory_frames: int) -> None:
+    # fewer memories than trained is fine: their temporal encodings are indexed by offset
+    model.num_maskmem = min(int(memory_frames), int(model.config.num_maskmem))
 
 
 class ModelNotAvailable(InputError):
@@ -155,10 +198,11 @@ class LoadedModel:
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    preset: str = DEFAULT_PRESET
 
 
 def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
-               offline: bool | None = None) -> LoadedModel:
+               offline: bool | None = None, preset: str = DEFAULT_PRESET) -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
 
     Parameters
@@ -169,34 +213,45 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     offline : bool, optional
         Do not download; only use the cache.
+    preset : {"fast", "balanced", "accurate"}
+        Model input size and number of memory frames (see ``PRESETS``).
 
     Returns
     -------
     LoadedModel
     """
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+    chosen = PRESETS[preset]
     device = pick_device(device)
     import torch
     import transformers
 
     if str(name_or_folder).startswith("random:"):
-        return _random_model(str(name_or_folder), device)
+        return _random_model(str(name_or_folder), device, chosen)
     folder = resolve_model(name_or_folder, offline=offline)
     model_type = _check_folder(folder)
 
     model_class = getattr(transformers, VIDEO_CLASSES[model_type])
+    config = model_class.config_class.from_pretrained(folder)
+    if chosen.image_size < config.image_size:  # presets never upscale a small model
+        _resize_config(config, chosen.image_size)
     try:
-        model = model_class.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+        model = model_class.from_pretrained(folder, config=config, use_safetensors=True,
+                                            dtype=torch.float32)
     except ImportError as err:
         raise InputError(f"the model in {folder} needs a package that is not installed: {err} "
                          "(EdgeTAM needs `pip install timm`)") from None
     except (OSError, ValueError, RuntimeError) as err:
         raise InputError(f"could not load the model in {folder}: {err}") from None
     model = model.to(device).eval()
+    _apply_memory_frames(model, chosen.memory_frames)
     mean, std = _normalisation(folder)
-    return LoadedModel(model, str(name_or_folder), device, int(model.config.image_size), mean, std)
+    return LoadedModel(model, str(name_or_folder), device, int(model.config.image_size), mean, std,
+                       preset)
 
 
-def _random_model(name: str, device: str) -> LoadedModel:
+def _random_model(name: str, device: str, preset: Preset) -> LoadedModel:
     """``random:tiny`` or ``random:sam2.1-tiny``: real classes, random weights (for tests)."""
     import warnings
 
@@ -210,9 +265,14 @@ def _random_model(name: str, device: str) -> LoadedModel:
     if name not in configs:
         raise InputError(f"unknown random model {name!r}: use {' or '.join(configs)}")
     warnings.warn(f"{name} has random weights: its masks are meaningless", stacklevel=3)
+    config = configs[name]()
+    if preset.image_size < config.image_size:
+        _resize_config(config, preset.image_size)
     torch.manual_seed(0)
-    model = Sam2VideoModel(configs[name]()).to(device).eval()
-    return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD)
+    model = Sam2VideoModel(config).to(device).eval()
+    _apply_memory_frames(model, preset.memory_frames)
+    return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD,
+                       preset.name)
 
 
 def _normalisation(folder: Path):

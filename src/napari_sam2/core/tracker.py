@@ -110,7 +110,7 @@ class TransformersTracker:
         )
         self.feature_cache_frames = feature_cache_frames
         config = self.model.config
-        self.mask_memory_frames = int(config.num_maskmem)
+        self.mask_memory_frames = int(self.model.num_maskmem)  # a preset may lower it
         self.pointer_frames = int(config.max_object_pointers_in_encoder)
         # SAM2 batches the memory encoder over objects; EdgeTAM encodes inside each object's step
         self._memory_per_object = "run_mem_encoder" in inspect.signature(
