@@ -44,7 +44,7 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "sam2.1-tiny", devic
             raise InputError(f"{folder} is not empty; choose another folder or pass --overwrite")
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    image, truth = synthetic_timelapse(n_frames=n_frames)
+    image, truth = synthetic_timelapse(n_frames=n_frames, divisions=False)  # one id per cell
     tifffile.imwrite(folder / "timelapse.tif", image, metadata={"axes": "TYX"})
     tifffile.imwrite(folder / "ground_truth.tif", truth, metadata={"axes": "TYX"})
     objects = []

@@ -23,8 +23,9 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
-                        n_cells: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A fluorescence time-lapse of drifting cells and its label stack.
+                        n_cells: int = 6, seed: int = 0, divisions: bool = True,
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """A fluorescence time-lapse of moving, dividing cells and its label stack.
 
     Parameters
     ----------
@@ -33,44 +34,64 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
     shape : (rows, cols)
         Frame size.
     n_cells : int
-        Number of cells (label ids 1..n_cells, constant over time).
+        Cells on the first frame (ids 1..n_cells). Cells may drift out of the field.
     seed : int
         Random seed; the same seed gives the same stack.
+    divisions : bool
+        Let cells divide: a mother ends and two daughters with new ids start
+        (Cell Tracking Challenge convention).
 
     Returns
     -------
     image : uint16 array (n_frames, rows, cols)
     labels : uint16 array (n_frames, rows, cols)
+        Ids consistent over time; overlapping cells go to the lower id.
     """
     rng = np.random.default_rng(seed)
     rows, cols = shape
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
-    radius = rng.uniform(0.06, 0.1, n_cells) * min(shape)
-    aspect = rng.uniform(0.7, 1.0, n_cells)
-    angle = rng.uniform(0, np.pi, n_cells)
-    brightness = rng.uniform(0.5, 1.0, n_cells)
-    centre = np.stack([rng.uniform(0.2, 0.8, n_cells) * rows,
-                       rng.uniform(0.2, 0.8, n_cells) * cols], axis=1)
-    velocity = rng.normal(0, 0.01 * min(shape), (n_cells, 2))
     texture = _blur(rng.random(shape).astype(np.float32), 2.0)
     texture = 0.7 + 0.6 * (texture - texture.min()) / (np.ptp(texture) + 1e-6)
     background = 0.05 + 0.05 * (cc / cols) + 0.03 * (rr / rows)
+    size = min(shape)
+    cells = [_new_cell(i + 1, rng.uniform(0.2, 0.8, 2) * shape, rng.normal(0, 0.01 * size, 2),
+                       rng.uniform(0.06, 0.1) * size, rng) for i in range(n_cells)]
+    next_id = n_cells + 1
     images = np.zeros((n_frames, rows, cols), np.uint16)
     labels = np.zeros((n_frames, rows, cols), np.uint16)
     for t in range(n_frames):
         signal = background.copy()
-        for i in range(n_cells):
-            r0, c0 = centre[i] + velocity[i] * t
-            dr, dc = rr - r0, cc - c0
-            u = dr * np.cos(angle[i]) + dc * np.sin(angle[i])
-            v = -dr * np.sin(angle[i]) + dc * np.cos(angle[i])
-            inside = (u / radius[i]) ** 2 + (v / (radius[i] * aspect[i])) ** 2 <= 1
-            labels[t][inside & (labels[t] == 0)] = i + 1
-            signal[inside] += brightness[i] * texture[inside]
+        for cell in cells:
+            dr, dc = rr - cell["centre"][0], cc - cell["centre"][1]
+            u = dr * np.cos(cell["angle"]) + dc * np.sin(cell["angle"])
+            v = -dr * np.sin(cell["angle"]) + dc * np.cos(cell["angle"])
+            inside = (u / cell["radius"]) ** 2 + (v / (cell["radius"] * cell["aspect"])) ** 2 <= 1
+            labels[t][inside & (labels[t] == 0)] = cell["id"]
+            signal[inside] += cell["brightness"] * texture[inside]
         photons = rng.poisson(_blur(signal, 1.5) * 400).astype(np.float32)
         noisy = photons + rng.normal(0, 8, shape) + 32768
         images[t] = np.clip(noisy, 0, 65535).astype(np.uint16)
+        moved = []
+        for cell in cells:
+            cell["centre"] = cell["centre"] + cell["velocity"]
+            if divisions and cell["age"] > 4 and rng.random() < 0.04:
+                axis = np.array([np.cos(cell["angle"]), np.sin(cell["angle"])])
+                for sign in (1, -1):
+                    moved.append(_new_cell(next_id, cell["centre"] + sign * 0.5 * cell["radius"] * axis,
+                                           cell["velocity"] + sign * 0.01 * size * axis,
+                                           cell["radius"] * 0.75, rng))
+                    next_id += 1
+            else:
+                cell["age"] += 1
+                moved.append(cell)
+        cells = moved
     return images, labels
+
+
+def _new_cell(cell_id: int, centre, velocity, radius: float, rng) -> dict:
+    return {"id": cell_id, "centre": np.asarray(centre, np.float32), "velocity": np.asarray(velocity),
+            "radius": radius, "aspect": rng.uniform(0.7, 1.0), "angle": rng.uniform(0, np.pi),
+            "brightness": rng.uniform(0.5, 1.0), "age": 0}
 
 
 def synthetic_zstack(n_planes: int = 24, shape: tuple[int, int] = (192, 192), n_nuclei: int = 5,
