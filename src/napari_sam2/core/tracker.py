@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -69,13 +70,36 @@ class Tracker(Protocol):
 
 
 class _LazyFrames(Mapping):
-    """Frame index -> model input tensor, read on demand (what HF calls processed_frames)."""
+    """Frame index -> model input tensor, read on demand (what HF calls processed_frames).
+
+    Reads ahead: when two consecutive frames are asked for, the next one in the
+    same direction is read and preprocessed in a background thread while the
+    model works (at most one frame ahead, so memory stays bounded).
+    """
 
     def __init__(self, source: FrameSource, geometry: FrameGeometry, mean, std):
         self.source, self.geometry, self.mean, self.std = source, geometry, mean, std
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[int, Future] = {}
+        self._last: int | None = None
+
+    def _load(self, index: int):
+        return self.geometry.image_to_model(self.source.frame(index), self.mean, self.std)
 
     def __getitem__(self, index):
-        return self.geometry.image_to_model(self.source.frame(int(index)), self.mean, self.std)
+        index = int(index)
+        future = self._ahead.pop(index, None)
+        tensor = future.result() if future is not None else self._load(index)
+        for stale in [k for k in self._ahead if abs(k - index) > 1]:
+            self._ahead.pop(stale).cancel()
+        if self._last is not None and abs(index - self._last) == 1:
+            upcoming = 2 * index - self._last
+            if 0 <= upcoming < len(self) and upcoming not in self._ahead:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-read-ahead")
+                self._ahead[upcoming] = self._pool.submit(self._load, upcoming)
+        self._last = index
+        return tensor
 
     def __len__(self):
         return self.source.n_frames
