@@ -155,3 +155,20 @@ def test_prefetch_encodes_ahead_so_a_click_skips_the_encoder(tiny_model):
         hook.remove()
     session.remove_object(1)
     assert session.tracker._session.output_dict_per_obj[0]["cond_frame_outputs"] == {}
+
+
+def test_read_ahead_prepares_the_next_frame_in_the_direction_of_travel():
+    from napari_sam2.core.geometry import FrameGeometry
+    from napari_sam2.core.tracker import _LazyFrames
+
+    source = FrameSource(stack(8), normalization=Normalization(sample_frames=2))
+    frames = _LazyFrames(source, FrameGeometry(source.frame_shape, 32), (0.5,) * 3, (0.25,) * 3)
+    expected = frames._load(3)
+    source.reads = 0
+    frames[5], frames[4]  # going backward
+    assert list(frames._ahead) == [3]
+    frames._ahead[3].result()
+    assert source.reads == 3  # 5, 4 and 3 read ahead
+    assert torch.equal(frames[3], expected) and source.reads == 3  # served from the read-ahead
+    frames[7]  # a jump: the stale read-ahead of 2 is dropped, nothing new started
+    assert list(frames._ahead) == []
