@@ -158,8 +158,9 @@ def test_existing_output_is_kept_unless_overwrite(files, tiny_model_dir, capsys)
     assert run(*args) == 2
     assert "already exists; choose another name or pass --overwrite" in capsys.readouterr().err
     assert tifffile.imread(out).tolist() == [[7, 7], [7, 7]]
-    assert run(*args, "--overwrite") == 0
+    assert run(*args, "--overwrite", "--feature-cache", files / "features") == 0
     check_labels(tifffile.imread(out))
+    assert len(list((files / "features").glob("*.safetensors"))) == len(STACK)
 
 
 def test_missing_weights_offline_in_a_real_process(files, tmp_path):

@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto")
     demo.add_argument("--overwrite", action="store_true", help="replace earlier demo output")
     demo.set_defaults(run=_demo)
+
+    from .evaluate_cli import add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser
 
 
@@ -105,6 +109,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="fast: 512 px, 4 memory frames; balanced: 768 px, 6; accurate: 1024 px, 7 "
                         "(SAM2 as trained, default)")
     parser.add_argument("--direction", default="both", choices=("both", "forward", "backward"))
+    parser.add_argument("--feature-cache", metavar="DIR",
+                        help="keep image features in this folder: later runs on the same frames "
+                        "(e.g. after editing the prompts) skip the image encoder")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
 
@@ -119,14 +126,15 @@ def _segment(args) -> int:
     channels = _parse_channels(args.channels)
     summary = segment_file(data, args.prompts, args.out, axis=axis, channel_axis=channel_axis,
                            channels=channels, model=args.model, device=args.device,
-                           direction=args.direction, overwrite=args.overwrite, preset=args.preset)
+                           direction=args.direction, overwrite=args.overwrite, preset=args.preset,
+                           feature_cache=args.feature_cache)
     print(summary)
     return 0
 
 
 def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
                  model="sam2.1-tiny", device="auto", direction="both", overwrite=False,
-                 progress=True, preset="accurate") -> str:
+                 progress=True, preset="accurate", feature_cache=None) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded, and ``out`` is never
@@ -134,6 +142,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     """
     from tqdm import tqdm
 
+    from .core.feature_cache import FeatureCache
     from .core.frames import FrameSource, check_frame
     from .core.models import load_model
     from .core.prompt_files import read_prompts
@@ -154,7 +163,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         raise InputError(f"output {out} already exists; choose another name or pass --overwrite")
     loaded = load_model(model, device, preset=preset)
     sink = open_label_sink(out, source.n_frames, source.frame_shape, overwrite=overwrite)
-    session = Session(source, TransformersTracker(loaded), sink)
+    cache = FeatureCache(folder=feature_cache) if feature_cache else None
+    session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
     for obj in objects:
         session.add_object(obj.obj_id, obj.name)
         for frame, prompt in sorted(obj.prompts.items()):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .feature_cache import FeatureCache, TransformersFeatureCache
 from .geometry import FrameGeometry
 from .prompts import ModelPrompt
 
@@ -82,12 +83,15 @@ class _LazyFrames(Mapping):
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: dict[int, Future] = {}
         self._last: int | None = None
+        self._recent: tuple[int, object] | None = None  # the feature cache and the model ask twice
 
     def _load(self, index: int):
         return self.geometry.image_to_model(self.source.frame(index), self.mean, self.std)
 
     def __getitem__(self, index):
         index = int(index)
+        if self._recent is not None and self._recent[0] == index:
+            return self._recent[1]
         future = self._ahead.pop(index, None)
         tensor = future.result() if future is not None else self._load(index)
         for stale in [k for k in self._ahead if abs(k - index) > 1]:
@@ -99,6 +103,7 @@ class _LazyFrames(Mapping):
                     self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-read-ahead")
                 self._ahead[upcoming] = self._pool.submit(self._load, upcoming)
         self._last = index
+        self._recent = (index, tensor)
         return tensor
 
     def __len__(self):
@@ -118,13 +123,14 @@ class TransformersTracker:
     autocast_bf16 : bool, optional
         bf16 autocast on CUDA (default True there). Never used on CPU, where
         bf16 is about 100x slower than fp32.
-    feature_cache_frames : int
-        How many frames' image features to keep (re-clicking a frame does
-        not re-run the image encoder).
+    feature_cache : FeatureCache, optional
+        Where image features are kept between passes (default: 256 MiB in
+        memory). Re-clicking a frame, or propagating again over frames already
+        encoded, does not re-run the image encoder.
     """
 
     def __init__(self, loaded: LoadedModel, autocast_bf16: bool | None = None,
-                 feature_cache_frames: int = 2):
+                 feature_cache: FeatureCache | None = None):
         self.loaded = loaded
         self.model = loaded.model
         self.image_size = loaded.image_size
@@ -132,7 +138,7 @@ class TransformersTracker:
         self.autocast_bf16 = self.device.startswith("cuda") if autocast_bf16 is None else (
             autocast_bf16 and self.device.startswith("cuda")
         )
-        self.feature_cache_frames = feature_cache_frames
+        self.feature_cache = feature_cache if feature_cache is not None else FeatureCache()
         config = self.model.config
         self.mask_memory_frames = int(self.model.num_maskmem)  # a preset may lower it
         self.pointer_frames = int(config.max_object_pointers_in_encoder)
@@ -159,11 +165,11 @@ class TransformersTracker:
             inference_state_device=self.device,
             video_storage_device="cpu",
             dtype=torch.float32,
-            max_vision_features_cache_size=self.feature_cache_frames,
         )
-        self._session.processed_frames = _LazyFrames(
-            source, geometry, self.loaded.mean, self.loaded.std
-        )
+        frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
+        self._session.processed_frames = frames
+        model_id = f"{type(self.model).__name__}:{self.loaded.name}:{self.image_size}"
+        self._session.cache = TransformersFeatureCache(self.feature_cache, frames, model_id, self.device)
 
     def _autocast(self):
         import torch

@@ -1,0 +1,137 @@
+"""Image-encoder features per frame, kept so a second pass does not re-encode.
+
+The image encoder is most of SAM2's cost. Propagating again after a
+correction, or backward after forward, meets frames that were already encoded:
+a :class:`FeatureCache` keeps their features, bounded in memory (least recently
+used first out) and optionally in a folder on disk.
+
+A frame's key is a hash of the model's name and input size and of the frame's
+preprocessed input itself, so it is computed from that one frame (never from
+the whole array), survives restarts, and can never serve features of a
+different image or normalisation. The positional encodings the encoder returns
+are the same for every frame: they are kept once, not per frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+
+__all__ = ["FeatureCache", "frame_key"]
+
+
+def frame_key(model_id: str, model_input) -> str:
+    """A hex key for one frame's preprocessed model input (a torch tensor)."""
+    digest = hashlib.sha1(model_id.encode())
+    digest.update(str(tuple(model_input.shape)).encode())
+    digest.update(model_input.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Least-recently-used feature store in memory, optionally backed by a folder.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Memory budget for features (default 256 MiB: about 15 frames at 1024 px,
+        60 at 512 px). It is a fixed bound, so memory stays flat on long stacks.
+    folder : str or Path, optional
+        Also keep features on disk as safetensors files (fp16), one per frame.
+        Reused across sessions and runs of the same model and data.
+    """
+
+    def __init__(self, max_bytes: int = 256 << 20, folder: str | Path | None = None):
+        self.max_bytes = int(max_bytes)
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._memory: OrderedDict[str, list] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def get(self, key: str):
+        """The list of feature tensors for ``key``, or None."""
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            self.hits += 1
+            return self._memory[key]
+        path = self._path(key)
+        if path is not None and path.is_file():
+            from safetensors.torch import load_file
+
+            stored = load_file(str(path))
+            features = [stored[f"level{i}"].float() for i in range(len(stored))]
+            self._remember(key, features)
+            self.hits += 1
+            return features
+        self.misses += 1
+        return None
+
+    def put(self, key: str, features) -> None:
+        """Keep a frame's feature tensors (moved to the CPU)."""
+        features = [f.detach().to("cpu") for f in features]
+        self._remember(key, features)
+        path = self._path(key)
+        if path is not None and not path.exists():
+            from safetensors.torch import save_file
+
+            partial = path.with_suffix(".partial")
+            save_file({f"level{i}": f.half().contiguous() for i, f in enumerate(features)}, str(partial))
+            partial.replace(path)  # never leave a half-written file under a valid name
+
+    def _remember(self, key: str, features) -> None:
+        size = sum(f.numel() * f.element_size() for f in features)
+        if size > self.max_bytes:
+            return
+        self._memory[key] = features
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, dropped = self._memory.popitem(last=False)
+            self._bytes -= sum(f.numel() * f.element_size() for f in dropped)
+
+    def _path(self, key: str) -> Path | None:
+        return None if self.folder is None else self.folder / f"{key}.safetensors"
+
+
+class TransformersFeatureCache:
+    """Stands in for transformers' per-session vision-feature cache (same two methods).
+
+    Parameters
+    ----------
+    store : FeatureCache
+    frames : mapping
+        Frame index -> preprocessed model input (the tracker's lazy frames).
+    model_id : str
+        Names the model and its input size in the keys.
+    device : str
+        Where the model wants its features.
+    """
+
+    def __init__(self, store: FeatureCache, frames, model_id: str, device: str):
+        self.store, self.frames, self.model_id, self.device = store, frames, model_id, device
+        self._pos_embeds = None
+
+    def _key(self, frame_idx: int) -> str:
+        return frame_key(self.model_id, self.frames[frame_idx])
+
+    def get_vision_features(self, frame_idx: int) -> dict | None:
+        """Features of a frame (on the model's device), or None when not cached."""
+        if self._pos_embeds is None:
+            return None
+        features = self.store.get(self._key(frame_idx))
+        if features is None:
+            return None
+        return {"vision_feats": [f.to(self.device) for f in features],
+                "vision_pos_embeds": self._pos_embeds}
+
+    def cache_vision_features(self, frame_idx: int, features: dict) -> None:
+        """Keep a frame's features; the positional encodings once for all frames."""
+        if self._pos_embeds is None:
+            self._pos_embeds = [p.detach() for p in features["vision_pos_embeds"]]
+        self.store.put(self._key(frame_idx), features["vision_feats"])
+
+    def clear_all(self) -> None:
+        """Forget the shared positional encodings (the store keeps its features)."""
+        self._pos_embeds = None

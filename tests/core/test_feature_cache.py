@@ -1,0 +1,61 @@
+import numpy as np
+import torch
+from test_session_model import stack
+
+from napari_sam2.core.feature_cache import FeatureCache, frame_key
+from napari_sam2.core.frames import FrameSource
+from napari_sam2.core.session import Session
+from napari_sam2.core.tracker import TransformersTracker
+
+
+def count_encoder_calls(model):
+    calls = []
+    hook = model.vision_encoder.register_forward_hook(lambda *a: calls.append(1))
+    return calls, hook
+
+
+def test_a_second_pass_does_not_re_encode(tiny_model):
+    session = Session(FrameSource(stack(10)), TransformersTracker(tiny_model))
+    calls, hook = count_encoder_calls(tiny_model.model)
+    try:
+        session.add_points(1, 0, [[30, 40]])
+        list(session.propagate())
+        first = len(calls)
+        session.add_points(1, 0, [[20, 20]], [0])  # a correction on the anchor: everything again
+        assert [r.frame for r in session.propagate()] == list(range(1, 10))
+    finally:
+        hook.remove()
+    assert first == 10 and len(calls) == first
+    assert session.tracker.feature_cache.hits >= 10
+
+
+def test_features_on_disk_serve_a_new_session_and_give_the_same_masks(tiny_model, tmp_path):
+    data = stack(6)
+    first = Session(FrameSource(data), TransformersTracker(tiny_model, feature_cache=FeatureCache(
+        folder=tmp_path / "features")))
+    first.add_points(1, 2, [[30, 40]])
+    expected = [r.labels for r in first.propagate()]
+    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 6
+    calls, hook = count_encoder_calls(tiny_model.model)
+    try:
+        second = Session(FrameSource(data), TransformersTracker(tiny_model, feature_cache=FeatureCache(
+            folder=tmp_path / "features")))
+        second.add_points(1, 2, [[30, 40]])
+        got = [r.labels for r in second.propagate()]
+    finally:
+        hook.remove()
+    assert len(calls) == 1  # only the shared positional encodings' first frame
+    agree = np.mean([np.mean(a == b) for a, b in zip(expected, got, strict=True)])
+    assert agree > 0.99  # fp16 on disk
+
+
+def test_memory_budget_and_keys():
+    cache = FeatureCache(max_bytes=3000)
+    for i in range(10):
+        cache.put(str(i), [torch.zeros(250)])  # 1000 bytes each
+    assert sum(f.numel() * 4 for v in cache._memory.values() for f in v) <= 3000
+    assert cache.get("0") is None and cache.get("9") is not None
+    a, b = torch.zeros(3, 8, 8), torch.zeros(3, 8, 8)
+    b[0, 0, 0] = 1e-3
+    assert frame_key("m", a) == frame_key("m", a.clone())
+    assert frame_key("m", a) != frame_key("m", b) != frame_key("other", b)
