@@ -5,6 +5,7 @@ a model is loaded or a frame is prepared for it.
 """
 
 from .frames import FrameSource, InputError, Normalization
+from .imagefiles import ImageFolder, MaskFolder
 from .models import REGISTRY, ModelNotAvailable, load_model, resolve_model
 from .prompts import FramePrompt
 from .session import FrameResult, Session
@@ -14,8 +15,10 @@ __all__ = [
     "FramePrompt",
     "FrameResult",
     "FrameSource",
+    "ImageFolder",
     "InputError",
     "LabelSink",
+    "MaskFolder",
     "ModelNotAvailable",
     "Normalization",
     "REGISTRY",
