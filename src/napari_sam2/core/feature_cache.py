@@ -112,9 +112,16 @@ class TransformersFeatureCache:
     def __init__(self, store: FeatureCache, frames, model_id: str, device: str):
         self.store, self.frames, self.model_id, self.device = store, frames, model_id, device
         self._pos_embeds = None
+        self._last_key: tuple[int, object, str] | None = None  # the model asks 2-3 times per frame
 
     def _key(self, frame_idx: int) -> str:
-        return frame_key(self.model_id, self.frames[frame_idx])
+        tensor = self.frames[frame_idx]
+        last = self._last_key
+        if last is not None and last[0] == frame_idx and last[1] is tensor:
+            return last[2]
+        key = frame_key(self.model_id, tensor)
+        self._last_key = (frame_idx, tensor, key)
+        return key
 
     def get_vision_features(self, frame_idx: int) -> dict | None:
         """Features of a frame (on the model's device), or None when not cached."""
