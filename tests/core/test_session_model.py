@@ -169,6 +169,8 @@ def test_read_ahead_prepares_the_next_frame_in_the_direction_of_travel():
     assert list(frames._ahead) == [3]
     frames._ahead[3].result()
     assert source.reads == 3  # 5, 4 and 3 read ahead
-    assert torch.equal(frames[3], expected) and source.reads == 3  # served from the read-ahead
+    assert torch.equal(frames[3], expected)
+    frames._ahead[2].result()  # asking for 3 started reading 2
+    assert source.reads == 4  # 3 was served from the read-ahead, not read again
     frames[7]  # a jump: the stale read-ahead of 2 is dropped, nothing new started
     assert list(frames._ahead) == []
