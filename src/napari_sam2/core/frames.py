@@ -8,6 +8,7 @@ asked for, so stacks far larger than memory work.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -141,6 +142,7 @@ class FrameSource:
             raise InputError(f"image shape {tuple(data.shape)} has no usable frames")
         self.reads = 0  # raw frame reads, for tests and benchmarks
         self._limits: tuple[np.ndarray, np.ndarray] | None = None
+        self._limits_lock = threading.Lock()  # frames may be read ahead in another thread
 
     def raw(self, index: int) -> np.ndarray:
         """Read frame ``index`` as ``(row, col, channel)`` of the chosen channels."""
@@ -157,12 +159,16 @@ class FrameSource:
 
     def limits(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel intensity limits for the whole stack (computed once, from a sample)."""
-        if self._limits is None:
-            n = min(self.normalization.sample_frames, self.n_frames)
-            picks = np.unique(np.linspace(0, self.n_frames - 1, n).round().astype(int))
-            sample = np.stack([self.raw(int(i)) for i in picks])
-            self._limits = self._checked_limits(sample, "the sampled frames")
+        with self._limits_lock:
+            if self._limits is None:
+                self._limits = self._sample_limits()
         return self._limits
+
+    def _sample_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        n = min(self.normalization.sample_frames, self.n_frames)
+        picks = np.unique(np.linspace(0, self.n_frames - 1, n).round().astype(int))
+        sample = np.stack([self.raw(int(i)) for i in picks])
+        return self._checked_limits(sample, "the sampled frames")
 
     def _checked_limits(self, values: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = _percentiles(values, self.normalization.low, self.normalization.high)
