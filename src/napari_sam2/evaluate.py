@@ -183,7 +183,8 @@ def _stats(obj) -> dict:
 
 
 def run_davis(root, out, sequences=None, model="sam2.1-tiny", device: str = "auto",
-              max_frames: int | None = None, overwrite: bool = False, progress: bool = True) -> DavisReport:
+              max_frames: int | None = None, overwrite: bool = False, progress: bool = True,
+              preset: str = "accurate") -> DavisReport:
     """Run the DAVIS semi-supervised protocol with a SAM2 model and score it.
 
     Each sequence's first-frame annotation prompts one mask per object id;
@@ -207,6 +208,8 @@ def run_davis(root, out, sequences=None, model="sam2.1-tiny", device: str = "aut
         Replace earlier predictions in ``out``.
     progress : bool
         Progress bars on stderr.
+    preset : {"fast", "balanced", "accurate"}
+        Model input size and memory frames, see ``napari_sam2.core.models.PRESETS``.
 
     Returns
     -------
@@ -220,7 +223,7 @@ def run_davis(root, out, sequences=None, model="sam2.1-tiny", device: str = "aut
         if any((out / seq.name).glob("*.png")) and not overwrite:
             raise InputError(f"{out / seq.name} already holds predictions; choose another --out "
                              "or pass --overwrite")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device, preset=preset)
     for seq in seqs:
         for old in (out / seq.name).glob("*.png"):
             old.unlink()

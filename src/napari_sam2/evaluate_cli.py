@@ -77,6 +77,8 @@ def _model_options(parser) -> None:
     parser.add_argument("--model", default="sam2.1-tiny",
                         help="model name, save_pretrained folder, or random:tiny (meaningless masks)")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    parser.add_argument("--preset", default="accurate", choices=("fast", "balanced", "accurate"),
+                        help="model input size and memory frames (see napari-sam2 segment --help)")
 
 
 def _missing_protocol(parser) -> int:
@@ -104,7 +106,7 @@ def _davis(args) -> int:
         report.write(args.out)
     else:
         report = run_davis(args.root, args.out, sequences, args.model, args.device, args.max_frames,
-                           args.overwrite)
+                           args.overwrite, preset=args.preset)
     print(report.table())
     if "note" in report.info:
         print(f"note: {report.info['note']}")
@@ -131,7 +133,7 @@ def _clicks(args) -> int:
     if args.clicks < 0 or not 0 < args.target <= 1:
         raise InputError("--clicks must be >= 0 and --target in (0, 1]")
     report = run_clicks(image, truth, frames, args.clicks, args.model, args.device, args.target, axis,
-                        channel_axis, _parse_channels(args.channels))
+                        channel_axis, _parse_channels(args.channels), preset=args.preset)
     print(f"{'clicks':>7}{'per object':>12}{'J&F':>8}{'J':>8}{'F':>8}")
     for r in report["rounds"]:
         print(f"{r['clicks']:>7}{r['clicks_per_object']:>12.2f}{r['J&F']:>8.3f}{r['J']:>8.3f}{r['F']:>8.3f}")

@@ -102,7 +102,7 @@ def _check_truth(truth, source, axis: int, channel_axis: int | None) -> FramesAl
 
 def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", device: str = "auto",
                target: float = 0.9, axis: int = 0, channel_axis=None, channels=None,
-               progress: bool = True) -> dict:
+               progress: bool = True, preset: str = "accurate") -> dict:
     """Simulate the interactive protocol and report J&F after each round of clicks.
 
     Parameters
@@ -123,6 +123,8 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
         See :class:`~napari_sam2.core.frames.FrameSource`.
     progress : bool
         Progress bars on stderr.
+    preset : {"fast", "balanced", "accurate"}
+        Model input size and memory frames, see ``napari_sam2.core.models.PRESETS``.
 
     Returns
     -------
@@ -147,6 +149,10 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
     ids = [int(i) for i in np.unique(first) if i]
     if not ids:
         raise InputError(f"the truth has no object on frame {frames[0]}: nothing to click")
+    from .core.models import LoadedModel, load_model
+
+    if not isinstance(model, LoadedModel):
+        model = load_model(model, device, preset=preset)
     session = Session.from_array(image, source.axis, source.channel_axis, channels, model, device)
     log: list[dict] = []
 
