@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     from .evaluate_cli import add_evaluate_parser
 
     add_evaluate_parser(sub)
+
+    from .cli_finetune import add_finetune_parser
+
+    add_finetune_parser(sub)
     return parser
 
 

@@ -1,15 +1,16 @@
 """Synthetic fluorescence stacks with ground-truth labels, generated in code.
 
-Used for the demo, napari sample data, tests and benchmarks. Cells are
-textured ellipses that drift smoothly; the image has blur, an uneven
-background, Poisson and Gaussian noise and a 16-bit camera offset.
+Used for the demo, napari sample data, tests, benchmarks and the training
+of the bundled ``demo`` model. Cells are textured ellipses that drift
+smoothly, may divide, leave or enter the field; the image has blur, an
+uneven background, Poisson and Gaussian noise and a 16-bit camera offset.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["synthetic_timelapse"]
+__all__ = ["synthetic_timelapse", "synthetic_zstack"]
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -23,7 +24,10 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
-                        n_cells: int = 6, seed: int = 0, divisions: bool = True,
+                        n_cells: int = 6, seed: int = 0, divisions: bool = True, *,
+                        radius: tuple[float, float] = (0.06, 0.1), speed: float = 0.01,
+                        brightness: tuple[float, float] = (0.5, 1.0), blur: float = 1.5,
+                        photons: float = 400.0, read_noise: float = 8.0, entering: float = 0.0,
                         ) -> tuple[np.ndarray, np.ndarray]:
     """A fluorescence time-lapse of moving, dividing cells and its label stack.
 
@@ -40,6 +44,23 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
     divisions : bool
         Let cells divide: a mother ends and two daughters with new ids start
         (Cell Tracking Challenge convention).
+    radius : (low, high)
+        Cell radius range, as a fraction of the smaller side.
+    speed : float
+        Standard deviation of each cell's velocity per frame, as a fraction of the smaller side.
+    brightness : (low, high)
+        Cell brightness range above the background.
+    blur : float
+        Gaussian blur (pixels) of the optics.
+    photons : float
+        Photons per unit of signal: lower is noisier (Poisson noise).
+    read_noise : float
+        Standard deviation of the camera's Gaussian read noise (counts).
+    entering : float
+        Per-frame probability that a new cell (new id) enters through an edge.
+
+    The keyword-only options default to the original generator: the same seed
+    gives the same stack as before they existed.
 
     Returns
     -------
@@ -54,8 +75,8 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
     texture = 0.7 + 0.6 * (texture - texture.min()) / (np.ptp(texture) + 1e-6)
     background = 0.05 + 0.05 * (cc / cols) + 0.03 * (rr / rows)
     size = min(shape)
-    cells = [_new_cell(i + 1, rng.uniform(0.2, 0.8, 2) * shape, rng.normal(0, 0.01 * size, 2),
-                       rng.uniform(0.06, 0.1) * size, rng) for i in range(n_cells)]
+    cells = [_new_cell(i + 1, rng.uniform(0.2, 0.8, 2) * shape, rng.normal(0, speed * size, 2),
+                       rng.uniform(*radius) * size, rng, brightness) for i in range(n_cells)]
     next_id = n_cells + 1
     images = np.zeros((n_frames, rows, cols), np.uint16)
     labels = np.zeros((n_frames, rows, cols), np.uint16)
@@ -68,8 +89,8 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
             inside = (u / cell["radius"]) ** 2 + (v / (cell["radius"] * cell["aspect"])) ** 2 <= 1
             labels[t][inside & (labels[t] == 0)] = cell["id"]
             signal[inside] += cell["brightness"] * texture[inside]
-        photons = rng.poisson(_blur(signal, 1.5) * 400).astype(np.float32)
-        noisy = photons + rng.normal(0, 8, shape) + 32768
+        counts = rng.poisson(_blur(signal, blur) * photons).astype(np.float32)
+        noisy = counts + rng.normal(0, read_noise, shape) + 32768
         images[t] = np.clip(noisy, 0, 65535).astype(np.uint16)
         moved = []
         for cell in cells:
@@ -78,20 +99,37 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
                 axis = np.array([np.cos(cell["angle"]), np.sin(cell["angle"])])
                 for sign in (1, -1):
                     moved.append(_new_cell(next_id, cell["centre"] + sign * 0.5 * cell["radius"] * axis,
-                                           cell["velocity"] + sign * 0.01 * size * axis,
-                                           cell["radius"] * 0.75, rng))
+                                           cell["velocity"] + sign * speed * size * axis,
+                                           cell["radius"] * 0.75, rng, brightness))
                     next_id += 1
             else:
                 cell["age"] += 1
                 moved.append(cell)
+        if entering and rng.random() < entering:
+            moved.append(_entering_cell(next_id, shape, speed, radius, brightness, rng))
+            next_id += 1
         cells = moved
     return images, labels
 
 
-def _new_cell(cell_id: int, centre, velocity, radius: float, rng) -> dict:
+def _new_cell(cell_id: int, centre, velocity, radius: float, rng, brightness=(0.5, 1.0)) -> dict:
     return {"id": cell_id, "centre": np.asarray(centre, np.float32), "velocity": np.asarray(velocity),
             "radius": radius, "aspect": rng.uniform(0.7, 1.0), "angle": rng.uniform(0, np.pi),
-            "brightness": rng.uniform(0.5, 1.0), "age": 0}
+            "brightness": rng.uniform(*brightness), "age": 0}
+
+
+def _entering_cell(cell_id: int, shape, speed: float, radius, brightness, rng) -> dict:
+    """A cell just outside a random edge, moving into the field."""
+    size = min(shape)
+    r = rng.uniform(*radius) * size
+    side = rng.integers(4)
+    along = rng.uniform(0.2, 0.8)
+    centre = {0: (-r, along * shape[1]), 1: (shape[0] + r, along * shape[1]),
+              2: (along * shape[0], -r), 3: (along * shape[0], shape[1] + r)}[int(side)]
+    inward = {0: (1, 0), 1: (-1, 0), 2: (0, 1), 3: (0, -1)}[int(side)]
+    velocity = np.asarray(inward) * rng.uniform(1.0, 2.0) * speed * size
+    velocity = velocity + rng.normal(0, 0.3 * speed * size, 2)
+    return _new_cell(cell_id, centre, velocity, r, rng, brightness)
 
 
 def synthetic_zstack(n_planes: int = 24, shape: tuple[int, int] = (192, 192), n_nuclei: int = 5,
