@@ -63,6 +63,33 @@ def test_gradients_reach_memory_attention_encoder_and_object_pointers(clip_stack
     assert set(terms) >= {"focal", "dice", "iou", "presence", "loss"}
 
 
+def test_a_batch_of_objects_runs_like_each_object_alone(clip_stack):
+    """The batching fixes leave every sample's computation as at inference (batch of one)."""
+    from napari_sam2.core.finetune_data import ClipBatch
+
+    loaded = build_model("random:tiny", SIZE, seed=0)
+    with torch.no_grad():
+        loaded.model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    batch = sample_batch([clip_stack], np.random.default_rng(0), clips=1, objects=2, clip_length=3)
+    config = FinetuneConfig(prompts={"mask": 1.0}, correct_first=0.0, correct_later=0.0)
+
+    def decoder_outputs(b):
+        outputs = []
+        hook = loaded.model.mask_decoder.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        with torch.no_grad():
+            train_step(loaded, b, np.random.default_rng(0), config)
+        hook.remove()
+        return outputs
+
+    together = decoder_outputs(batch)
+    for i in range(2):
+        alone = decoder_outputs(ClipBatch(batch.frames, batch.targets[i:i + 1], 1))
+        assert len(alone) == len(together) == 3  # mask prompt's pointer, then two tracked frames
+        for joint, single in zip(together, alone, strict=True):
+            for a, b in zip(joint, single, strict=True):
+                torch.testing.assert_close(a[i:i + 1], b, atol=1e-4, rtol=1e-4)
+
+
 def _write_pair(folder, name, seed, n_frames=6):
     image, labels = synthetic_timelapse(n_frames, (48, 48), 2, seed=seed, divisions=False)
     tifffile.imwrite(folder / f"{name}.tif", image)
@@ -115,3 +142,22 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
         assert main([*base, *extra]) == 2, extra
         assert message in capsys.readouterr().err, message
     assert not (tmp_path / "m").exists()
+
+
+def test_from_scratch_memory_attention_starts_looking_at_the_same_place():
+    """A new model's memory cross-attention peaks, for every query position, at that position."""
+    from transformers.models.sam2_video.modeling_sam2_video import apply_rotary_pos_emb_2d
+
+    model = build_model("random:tiny", 128, seed=0).model
+    memory = model.memory_attention
+    attention = memory.layers[0].cross_attn_image
+    cells = memory.position_ids.shape[0]
+    with torch.no_grad():
+        cos, sin = memory.rotary_emb(torch.zeros(1), memory.position_ids)
+        query = attention.q_proj(torch.zeros(1, 1, cells, attention.hidden_size))
+        key = attention.k_proj(torch.zeros(1, 1, cells, attention.kv_in_dim))
+        query, key = apply_rotary_pos_emb_2d(query, key, cos, sin)
+        logits = (query @ key.transpose(-1, -2))[0, 0] * attention.scaling
+    assert torch.equal(logits.argmax(-1), torch.arange(cells))
+    neighbour = logits.diagonal()[:-1] - logits.diagonal(1)  # own position vs the next one
+    assert float(neighbour.min()) >= 2.0

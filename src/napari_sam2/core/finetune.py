@@ -174,6 +174,35 @@ def _from_scratch_init(model) -> None:
         model.prompt_encoder.shared_embedding.positional_embedding.copy_(
             model.shared_image_embedding.positional_embedding
         )
+        for layer in model.memory_attention.layers:
+            _look_at_same_place(layer.cross_attn_image, model.memory_attention.rotary_emb.inv_freq)
+
+
+def _look_at_same_place(attention, inv_freq, sharpness: float = 4.0) -> None:
+    """Start a rotary cross-attention attending to memory at the query's own position.
+
+    Query and key projections get the same bias on the dimensions whose
+    rotary frequency tells neighbouring grid cells apart (0.15 to 1.6 radians
+    per cell), and zero elsewhere: after the rotations their dot product is
+    a sum of ``cos(frequency * offset)``, largest at offset 0. The bias size
+    makes the logit at offset 0 exceed that at a neighbour by ``sharpness``.
+    The memory attention then starts by copying the memory (the previous
+    masks) at each position, which tracking slow objects needs; a random
+    start attends almost uniformly and a small model does not leave that
+    within a short run.
+    """
+    import torch
+
+    head_dim = attention.head_dim
+    freq = inv_freq.repeat(2).repeat_interleave(2)[:head_dim]  # layout of the rotary cos / sin
+    useful = (freq >= 0.15) & (freq <= 1.6)
+    spread = float((1 - torch.cos(inv_freq[(inv_freq >= 0.15) & (inv_freq <= 1.6)])).sum())
+    size = (sharpness / (2 * spread * attention.scaling)) ** 0.5 if spread else 0.0
+    bias = (useful.float() * size).repeat(attention.num_attention_heads)
+    attention.q_proj.bias.copy_(bias)
+    attention.k_proj.bias.copy_(bias)
+    attention.q_proj.weight.mul_(0.25)
+    attention.k_proj.weight.mul_(0.25)
 
 
 def input_size(base: str, image_size: int | None = None, resume_from: str | Path | None = None) -> int:

@@ -38,7 +38,8 @@ class _Batched:
       samples when ``B > 1``; returning it as ``(B, HW, C)`` gives the
       layout the reshape expects (a no-op for ``B = 1``).
 
-    Both fixes leave a batch of one exactly as at inference. ``records``
+    These fixes leave a batch of one exactly as at inference, and each sample
+    of a batch as it would run alone (``tests/core/test_finetune.py``). ``records``
     holds the mask decoder's raw outputs (all mask outputs, their IoU
     predictions, presence logits) of the latest decoder calls.
     """
