@@ -49,6 +49,9 @@ def add_finetune_parser(sub) -> None:
                    "image pre-training; useful from scratch (default 0)")
     p.add_argument("--image-every", type=int, default=0, metavar="K",
                    help="after those, every K-th step on single frames too (default 0: never)")
+    p.add_argument("--feature-norm", type=float, metavar="W",
+                   help="weight of the penalty keeping image-embedding tokens at mean 0, std 1 "
+                   "(default 1 for a random: base, else 0; see docs/finetune.md)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data and sampling (default 0)")
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="N")
     p.add_argument("--eval-every", type=int, default=500, metavar="N",
@@ -58,6 +61,12 @@ def add_finetune_parser(sub) -> None:
     p.add_argument("--axis", help="time/z axis of the stacks (number or letter; default from the file)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.set_defaults(run=run_finetune)
+
+
+def _feature_norm(args) -> float:
+    if args.feature_norm is not None:
+        return args.feature_norm
+    return 1.0 if args.base.startswith("random:") else 0.0
 
 
 def run_finetune(args) -> int:
@@ -92,7 +101,7 @@ def run_finetune(args) -> int:
                             objects=args.objects, lr=args.lr, warmup=args.warmup, seed=args.seed,
                             checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
                             fp16=args.fp16, image_steps=args.image_steps,
-                            image_every=args.image_every)
+                            image_every=args.image_every, feature_norm=_feature_norm(args))
     result = train(stacks, out, args.base, config, eval_stacks=heldout, image_size=args.image_size,
                    resume=args.resume, log=lambda line: print(line, file=sys.stderr))
     scores = ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k not in ("steps", "seconds"))

@@ -161,3 +161,21 @@ def test_from_scratch_memory_attention_starts_looking_at_the_same_place():
     assert torch.equal(logits.argmax(-1), torch.arange(cells))
     neighbour = logits.diagonal()[:-1] - logits.diagonal(1)  # own position vs the next one
     assert float(neighbour.min()) >= 2.0
+
+
+def test_feature_norm_penalty_pulls_embedding_tokens_to_unit_scale(clip_stack):
+    batch = sample_batch([clip_stack], np.random.default_rng(0), clips=1, objects=1, clip_length=2)
+    prompts = dict(prompts={"click": 1.0}, correct_first=0.0, correct_later=0.0, lr=5e-3)
+    plain, penalised = FinetuneConfig(**prompts), FinetuneConfig(**prompts, feature_norm=1.0)
+    loaded = build_model("random:tiny", SIZE, seed=0)
+    loss, terms = train_step(loaded, batch, np.random.default_rng(0), plain)
+    total, _ = train_step(loaded, batch, np.random.default_rng(0), penalised)
+    assert float(total) == pytest.approx(float(loss) + terms["feature_norm"], rel=1e-4)
+
+    def penalty_after_training(config):
+        torch.manual_seed(0)
+        loaded = build_model("random:tiny", SIZE, seed=0)
+        _steps(loaded, batch, config, 8)
+        return train_step(loaded, batch, np.random.default_rng(0), config)[1]["feature_norm"]
+
+    assert penalty_after_training(penalised) < 0.5 * penalty_after_training(plain)

@@ -65,6 +65,14 @@ class FinetuneConfig:
     image_every : int
         After those, every ``image_every``-th step is on single frames too (0:
         never), as SAM2 alternates image and video batches.
+    feature_norm : float
+        Weight of a penalty that keeps each token of the image embedding at
+        mean 0 and standard deviation 1 over its channels (0: off; the CLI
+        uses 1 for a ``random:`` base). The memory attention ends in a
+        LayerNorm and the decoder sees its output on tracked frames, but the
+        raw embedding on prompted frames; without the penalty a model trained
+        from scratch learns embeddings of another scale, and a decoder
+        trained on prompted frames fails on tracked ones.
     """
 
     steps: int = 1000
@@ -83,6 +91,7 @@ class FinetuneConfig:
     fp16: bool = False
     image_steps: int = 0
     image_every: int = 0
+    feature_norm: float = 0.0
 
 
 # ----------------------------------------------------------------------------- model

@@ -156,6 +156,8 @@ def train_step(loaded, batch: ClipBatch, rng: np.random.Generator, config,
     outputs = session.output_dict_per_obj[idx]
 
     features = model.get_image_features(pixels, return_dict=True)
+    top = features.fpn_hidden_states[-1]  # (HW, frames, channels): what the memory attention sees
+    norm_penalty = (top.mean(-1) ** 2 + (top.std(-1) - 1) ** 2).mean()
 
     def per_frame(x, t):  # (HW, C*K, ch) -> this frame of each sample's clip: (HW, B, ch)
         x = x.reshape(x.shape[0], n_clips, n_frames, x.shape[-1])[:, :, t]
@@ -193,7 +195,10 @@ def train_step(loaded, batch: ClipBatch, rng: np.random.Generator, config,
                 totals, count = totals + stats.add(rec.records[-1], targets[:, t], weights), count + 1
             _encode_memory(model, session, outputs, t, out, prompted)
     loss = totals / (count * n_samples)
-    return loss, stats.means(float(loss.detach()))
+    terms = stats.means(float(loss.detach()))
+    terms["feature_norm"] = float(norm_penalty.detach())
+    weight = getattr(config, "feature_norm", 0.0)
+    return (loss + weight * norm_penalty if weight else loss), terms
 
 
 def _run(model, session, rec, frame, prompt, use_memory, previous=None):
