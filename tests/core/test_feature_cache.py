@@ -59,3 +59,18 @@ def test_memory_budget_and_keys():
     b[0, 0, 0] = 1e-3
     assert frame_key("m", a) == frame_key("m", a.clone())
     assert frame_key("m", a) != frame_key("m", b) != frame_key("other", b)
+
+
+def test_a_full_cache_reuses_evicted_storage_but_never_one_still_in_use():
+    cache = FeatureCache(max_bytes=3 * 400)
+    for name, value in zip("abc", (1.0, 2.0, 3.0), strict=True):
+        cache.put(name, [torch.full((100,), value)])
+    storage = {k: v[0].data_ptr() for k, v in cache._memory.items()}
+    in_use = cache.get("a")  # a caller still holds frame a's features
+    cache.put("d", [torch.full((100,), 4.0)])  # evicts b, which nobody holds: its storage is reused
+    assert cache._memory["d"][0].data_ptr() == storage["b"]
+    cache.put("e", [torch.full((100,), 5.0)])  # evicts c
+    cache.put("f", [torch.full((100,), 6.0)])  # evicts a: held, so not written into
+    assert float(in_use[0][0]) == 1.0
+    assert [float(cache.get(k)[0][0]) for k in "def"] == [4.0, 5.0, 6.0]
+    assert cache.get("a") is None

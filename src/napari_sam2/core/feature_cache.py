@@ -56,7 +56,7 @@ class FeatureCache:
         if key in self._memory:
             self._memory.move_to_end(key)
             self.hits += 1
-            return self._memory[key]
+            return list(self._memory[key])  # callers hold the tensors: see _reusable
         path = self._path(key)
         if path is not None and path.is_file():
             from safetensors.torch import load_file
@@ -82,17 +82,54 @@ class FeatureCache:
             partial.replace(path)  # never leave a half-written file under a valid name
 
     def _remember(self, key: str, features) -> None:
-        size = sum(f.numel() * f.element_size() for f in features)
+        size = _nbytes(features)
         if size > self.max_bytes:
             return
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return
+        spare = None
+        while self._bytes + size > self.max_bytes:
+            _, dropped = self._memory.popitem(last=False)
+            self._bytes -= _nbytes(dropped)
+            if spare is None and _reusable(dropped, features):
+                spare = dropped
+        if spare is not None:  # a full cache copies into what it evicts: no new allocation
+            for kept, new in zip(spare, features, strict=True):
+                kept.copy_(new)
+            features = spare
+        else:  # own storage, not a view that keeps a larger model buffer alive
+            features = [f.clone() for f in features]
         self._memory[key] = features
         self._bytes += size
-        while self._bytes > self.max_bytes:
-            _, dropped = self._memory.popitem(last=False)
-            self._bytes -= sum(f.numel() * f.element_size() for f in dropped)
 
     def _path(self, key: str) -> Path | None:
         return None if self.folder is None else self.folder / f"{key}.safetensors"
+
+
+def _nbytes(features) -> int:
+    return sum(f.numel() * f.element_size() for f in features)
+
+
+def _reusable(dropped, features) -> bool:
+    """Whether an evicted entry's tensors can take ``features`` (same layout, used by nobody else).
+
+    Allocating new tensors for every frame while freeing old ones of the same
+    size fragments the C heap, and the process's memory then creeps up on long
+    stacks although the cache stays within its budget; writing into the
+    evicted tensors keeps it flat.
+    """
+    import sys
+
+    if len(dropped) != len(features):
+        return False
+    for i, new in enumerate(features):
+        old = dropped[i]
+        if old.shape != new.shape or old.dtype != new.dtype or not old.is_contiguous():
+            return False
+        if sys.getrefcount(old) > 3:  # held elsewhere (the list, `old`, the call's argument)
+            return False
+    return True
 
 
 class TransformersFeatureCache:
