@@ -188,6 +188,10 @@ def test_help_has_examples(capsys):
 def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert main(["demo", str(tmp_path / "demo"), "--frames", "4", "--model", "random:tiny"]) == 0
     assert "mean IoU against the ground truth" in capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(tmp_path / "demo" / "overview.png") as overview:  # 4 frames of 256 px side by side
+        assert overview.size == (4 * 256 + 3 * 4, 256) and overview.mode == "RGB"
     assert main(["demo", str(tmp_path / "demo"), "--frames", "4", "--model", "random:tiny"]) == 2
 
 

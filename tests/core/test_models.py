@@ -15,6 +15,7 @@ def test_registry_names_and_hub_ids():
         "sam2.1-base-plus": "facebook/sam2.1-hiera-base-plus",
         "sam2.1-large": "facebook/sam2.1-hiera-large",
         "edgetam": "yonigozlan/EdgeTAM-hf",
+        "demo": "(bundled)",
     }
 
 
@@ -54,11 +55,11 @@ def test_missing_weights_offline_says_what_to_fetch(tmp_path, monkeypatch):
     assert "config.json model.safetensors" in message and "--model ./sam2.1-small" in message
 
 
-def test_cache_listing_knows_nothing_is_cached(tmp_path, monkeypatch):
+def test_cache_listing_knows_nothing_is_cached_but_the_bundled_model(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    assert models.cached_models() == dict.fromkeys(REGISTRY, False)
+    assert models.cached_models() == {**dict.fromkeys(REGISTRY, False), "demo": True}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -101,3 +102,16 @@ def test_presets_shrink_the_input_and_the_memory(tmp_path):
         load_model(folder, device="cpu", preset="turbo")
     assert load_model(tmp_path / "m1024", device="cpu", preset="fast").image_size == 512
     assert load_model("random:tiny", device="cpu", preset="fast").image_size == 128  # never upscaled
+
+
+def test_compiled_encoder_gives_the_same_features(tiny_model_dir):
+    """``compile=True`` wraps the image encoder in torch.compile; outputs are unchanged."""
+    plain = load_model(tiny_model_dir, device="cpu")
+    compiled = load_model(tiny_model_dir, device="cpu", compile=True)
+    assert type(compiled.model.vision_encoder).__name__ == "OptimizedModule"
+    pixels = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        expected = plain.model.get_image_features(pixels, return_dict=True).fpn_hidden_states
+        got = compiled.model.get_image_features(pixels, return_dict=True).fpn_hidden_states
+    for a, b in zip(expected, got, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -29,11 +29,21 @@ WEIGHT_PATTERNS = ["config.json", "*.safetensors", "*preprocessor_config.json"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model users can ask for by name."""
+    """A model users can ask for by name.
+
+    ``folder`` names a model shipped inside the package (relative to it):
+    such a model never touches the hub.
+    """
 
     name: str
     repo_id: str
     description: str
+    folder: str | None = None
+
+    @property
+    def bundled_path(self) -> Path | None:
+        """The folder of a model shipped with the package, else None."""
+        return None if self.folder is None else Path(__file__).resolve().parents[1] / self.folder
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -44,6 +54,8 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "SAM2.1 Hiera-B+, 81M"),
         ModelSpec("sam2.1-large", "facebook/sam2.1-hiera-large", "SAM2.1 Hiera-L, 224M params"),
         ModelSpec("edgetam", "yonigozlan/EdgeTAM-hf", "EdgeTAM (RepViT + 2D perceiver), fast"),
+        ModelSpec("demo", "(bundled)", "trained on synthetic data — for demos, tests and offline "
+                  "trials; use SAM2.1 for real work", folder="models/demo"),
     )
 }
 DEFAULT_MODEL = "sam2.1-tiny"
@@ -144,6 +156,9 @@ def resolve_model(name_or_folder: str | Path, offline: bool | None = None) -> Pa
             f"unknown model {str(name_or_folder)!r}: use one of {', '.join(REGISTRY)} "
             "or the path of a folder written by save_pretrained"
         )
+    if spec.bundled_path is not None:
+        _check_folder(spec.bundled_path)
+        return spec.bundled_path
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -202,7 +217,8 @@ class LoadedModel:
 
 
 def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
-               offline: bool | None = None, preset: str = DEFAULT_PRESET) -> LoadedModel:
+               offline: bool | None = None, preset: str = DEFAULT_PRESET,
+               compile: bool = False) -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
 
     Parameters
@@ -215,11 +231,34 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
         Do not download; only use the cache.
     preset : {"fast", "balanced", "accurate"}
         Model input size and number of memory frames (see ``PRESETS``).
+    compile : bool
+        Compile the image encoder with ``torch.compile`` (see :func:`compile_encoder`).
 
     Returns
     -------
     LoadedModel
     """
+    loaded = _load(name_or_folder, device, offline, preset)
+    if compile:
+        compile_encoder(loaded.model)
+    return loaded
+
+
+def compile_encoder(model) -> None:
+    """Compile a video model's image encoder with ``torch.compile``, in place.
+
+    The encoder is most of the work per frame and always sees the same input
+    shape, so it compiles once (the first frame then takes from tens of
+    seconds to a few minutes longer). Worth it on a GPU for long stacks;
+    on a CPU the gain is small. The memory attention is left alone: its
+    input grows with the number of memories, which would recompile.
+    """
+    import torch
+
+    model.vision_encoder = torch.compile(model.vision_encoder, dynamic=False)
+
+
+def _load(name_or_folder, device, offline, preset) -> LoadedModel:
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
@@ -292,6 +331,7 @@ def cached_models() -> dict[str, bool]:
     from huggingface_hub import try_to_load_from_cache
 
     return {
-        name: isinstance(try_to_load_from_cache(spec.repo_id, "model.safetensors"), str)
+        name: spec.bundled_path is not None
+        or isinstance(try_to_load_from_cache(spec.repo_id, "model.safetensors"), str)
         for name, spec in REGISTRY.items()
     }
