@@ -2,11 +2,12 @@
 
 Run (a display or Xvfb is needed):
 
-    xvfb-run -a python docs/make_screenshots.py --model random:tiny
+    xvfb-run -a python docs/make_screenshots.py            # the bundled demo model, offline
 
 Writes docs/images/widget.png (after the clicks) and docs/images/propagated.png
-(after propagation). With ``random:tiny`` the masks are meaningless blobs; use a
-real model (``--model sam2.1-tiny``) for meaningful pictures.
+(after propagation), on a synthetic time-lapse the demo model was not trained on
+(seed 2026). ``--model sam2.1-tiny`` for SAM2.1 (downloaded on first use);
+``--model random:tiny`` gives meaningless blobs.
 """
 
 import argparse
@@ -32,11 +33,11 @@ def settle(worker=None, controller=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="random:tiny")
+    parser.add_argument("--model", default="demo")
     args = parser.parse_args()
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1400, 900)
-    stack, truth = synthetic_timelapse(n_frames=20)
+    stack, truth = synthetic_timelapse(n_frames=20, seed=2026, divisions=False)
     image = viewer.add_image(stack, name="cells", axis_labels=("t", "y", "x"))
     widget = Sam2Widget(viewer)
     viewer.window.add_dock_widget(widget, name="SAM2")
