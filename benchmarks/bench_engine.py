@@ -100,10 +100,12 @@ def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
 
 def _cells(n_cells: int, size: int, seed: int):
     rng = np.random.default_rng(seed + 1)
-    centre = rng.uniform(0.25, 0.75, (n_cells, 2)) * size
-    amplitude = rng.uniform(0.03, 0.08, (n_cells, 2)) * size
+    crowd = min(1.0, (8 / n_cells) ** 0.5)  # smaller cells when there are many
+    spread = min(0.4, 0.25 / crowd**0.5)
+    centre = rng.uniform(0.5 - spread, 0.5 + spread, (n_cells, 2)) * size
+    amplitude = rng.uniform(0.03, 0.08, (n_cells, 2)) * size * crowd
     period = rng.uniform(40, 120, n_cells)
-    radius = rng.uniform(0.05, 0.08, n_cells) * size
+    radius = rng.uniform(0.05, 0.08, n_cells) * size * crowd
     return centre, amplitude, period, radius
 
 
@@ -499,8 +501,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, nargs="+", default=[20, 200],
                         help="stack lengths T, one fresh process each (default 20 200)")
     parser.add_argument("--size", type=int, default=512, help="frame size in pixels, square (default 512)")
-    parser.add_argument("--objects", type=int, default=1, choices=range(1, 9), metavar="N",
-                        help="objects, one positive click each on frame 0 (1-8, default 1)")
+    parser.add_argument("--objects", type=int, default=1, choices=range(1, 101), metavar="N",
+                        help="objects, one positive click each on frame 0 (1-100, default 1)")
     parser.add_argument("--model", default="random:sam2.1-tiny",
                         help="model name or folder (default random:sam2.1-tiny: real architecture, "
                         "1024 px input, random weights, offline; random:tiny is a 128 px toy)")

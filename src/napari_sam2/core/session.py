@@ -340,13 +340,10 @@ class Session:
         """Apply presence and overlap rules, merge into the frame's labels, write."""
         ids = np.array([o.obj_id for o in objects], LABEL_DTYPE)
         logits = self.geometry.logits_to_frame(output.logits)
-        present = output.presence > 0
-        candidate = (logits > 0) & present[:, None, None]
-        winner = np.argmax(np.where(candidate, logits, -np.inf), axis=0)
-        claimed = candidate.any(axis=0)
+        winner = _highest_positive(logits, output.presence > 0)
         labels = self.sink.read(frame).copy()
         labels[np.isin(labels, ids)] = 0
-        paint = claimed & (labels == 0)
+        paint = (winner >= 0) & (labels == 0)
         labels[paint] = ids[winner[paint]]
         self.sink.write(frame, labels)
         scores = 1.0 / (1.0 + np.exp(-output.presence.astype(np.float64)))
@@ -354,3 +351,24 @@ class Session:
             obj.presence[frame] = float(score)
         masks = labels[None] == ids[:, None, None]
         return FrameResult(frame, tuple(int(i) for i in ids), masks, scores.astype(np.float32), labels)
+
+
+def _highest_positive(logits: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per pixel, the index of the present object with the highest positive logit, else -1.
+
+    Works object by object inside each mask's bounding box, so many small
+    objects on a large frame cost little (no ``(objects, rows, cols)`` temporaries).
+    """
+    best = np.zeros(logits.shape[1:], logits.dtype)
+    winner = np.full(logits.shape[1:], -1, np.intp)
+    for i in np.flatnonzero(present):
+        positive = logits[i] > 0
+        rows = np.flatnonzero(positive.any(axis=1))
+        if not len(rows):
+            continue
+        cols = np.flatnonzero(positive.any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        better = logits[i][box] > best[box]  # ties: the first object keeps the pixel
+        best[box][better] = logits[i][box][better]
+        winner[box][better] = i
+    return winner
