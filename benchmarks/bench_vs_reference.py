@@ -34,7 +34,8 @@ Usage (the figures in docs/benchmarks.md)::
     python benchmarks/bench_vs_reference.py --frames 20 100 500 --image-size 512 --threads 1
     python benchmarks/bench_vs_reference.py --frames 20 --image-size 1024 --threads 1
 
-Quick check: ``--frames 3 --size 256 --image-size 256``.
+Quick check: ``--frames 3 --size 256 --image-size 512``; ``--sides ours ours-compile reference``
+adds our side with ``torch.compile`` of the image encoder.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _label_sink(path: Path, n_frames: int, size: int):
 
 
 # ---------------------------------------------------------------- ours
-def run_ours(stack_path: Path, out: Path, image_size: int) -> dict:
+def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False) -> dict:
     import warnings
 
     import zarr
@@ -89,7 +90,8 @@ def run_ours(stack_path: Path, out: Path, image_size: int) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = load_model("random:sam2.1-tiny", "cpu", preset=PRESET_FOR_SIZE[image_size])
+        loaded = load_model("random:sam2.1-tiny", "cpu", preset=PRESET_FOR_SIZE[image_size],
+                            compile=compile)
     loaded.model.num_maskmem = MEMORY_FRAMES
     stack = zarr.open_array(str(stack_path), mode="r")
     n_frames, size = stack.shape[0], stack.shape[1]
@@ -165,9 +167,11 @@ def child(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    run = run_ours if args._side == "ours" else run_reference
     out = Path(tempfile.mkdtemp(prefix=f"bench_{args._side}_", dir=args.tmpdir))
-    result = run(Path(args._stack), out, args.image_size)
+    if args._side == "reference":
+        result = run_reference(Path(args._stack), out, args.image_size)
+    else:
+        result = run_ours(Path(args._stack), out, args.image_size, compile=args._side == "ours-compile")
     result.update(side=args._side, frames=args.frames[0], size=args.size, threads=torch.get_num_threads(),
                   peak_rss_MB=_peak_rss_mb(), cpu_s=sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
     subprocess.run(["rm", "-rf", str(out)], check=False)
@@ -196,7 +200,9 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", type=int, default=512, choices=sorted(PRESET_FOR_SIZE),
                         help="model input size of both sides")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--sides", nargs="+", default=["ours", "reference"])
+    parser.add_argument("--sides", nargs="+", default=["ours", "reference"],
+                        choices=["ours", "ours-compile", "reference"],
+                        help="ours-compile: ours with load_model(compile=True), torch.compile of the encoder")
     parser.add_argument("--tmpdir")
     parser.add_argument("--_side", help=argparse.SUPPRESS)
     parser.add_argument("--_stack", help=argparse.SUPPRESS)
@@ -236,10 +242,10 @@ def _report(rows: list[dict], args) -> str:
     by = {(r["frames"], r["side"]): r for r in rows}
     ratios = ["", "| T | time / frame ours / ref | first mask ours / ref | peak RSS ours / ref |",
               "|---:|---:|---:|---:|"]
-    for n_frames in args.frames:
-        ours, ref = by.get((n_frames, "ours")), by.get((n_frames, "reference"))
+    for n_frames, side in [(n, side) for n in args.frames for side in ("ours", "ours-compile")]:
+        ours, ref = by.get((n_frames, side)), by.get((n_frames, "reference"))
         if ours and ref:
-            ratios.append(f"| {n_frames} | {ours['s_per_frame'] / ref['s_per_frame']:.2f} | "
+            ratios.append(f"| {n_frames} {side} | {ours['s_per_frame'] / ref['s_per_frame']:.2f} | "
                           f"{ours['first_mask_s'] / ref['first_mask_s']:.2f} | "
                           f"{ours['peak_rss_MB'] / ref['peak_rss_MB']:.2f} |")
     if len(ratios) > 3:

@@ -38,7 +38,7 @@ def main():
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1400, 900)
     stack, truth = synthetic_timelapse(n_frames=20, seed=2026, divisions=False)
-    image = viewer.add_image(stack, name="cells", axis_labels=("t", "y", "x"))
+    viewer.add_image(stack, name="cells", axis_labels=("t", "y", "x"))
     widget = Sam2Widget(viewer)
     viewer.window.add_dock_widget(widget, name="SAM2")
     controller = widget.controller
