@@ -32,7 +32,8 @@ Usage (the figures in docs/benchmarks.md)::
     SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation sam2==1.1.0
     pip install hydra-core iopath
     python benchmarks/bench_vs_reference.py --frames 20 100 500 --image-size 512 --threads 1
-    python benchmarks/bench_vs_reference.py --frames 20 --image-size 1024 --threads 1 --sides ours ours-compile reference
+    python benchmarks/bench_vs_reference.py --frames 20 --image-size 1024 --threads 1 \
+        --sides ours ours-compile reference
 
 Quick check: ``--frames 3 --size 256 --image-size 512``; ``--sides ours ours-compile reference``
 adds our side with ``torch.compile`` of the image encoder.
