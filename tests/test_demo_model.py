@@ -15,6 +15,7 @@ import zarr
 
 from napari_sam2.cli import main
 from napari_sam2.core.finetune_eval import interior_point
+from napari_sam2.core.metrics import jaccard
 from napari_sam2.core.models import REGISTRY, resolve_model
 from napari_sam2.core.synthetic import synthetic_timelapse
 
@@ -23,11 +24,6 @@ CLICK_IOU = 0.65    # median over cells, one positive click each on frame 0
 BOX_IOU = 0.2       # median over cells, exact boxes on frame 0 (boxes are its weak point)
 TRACKED_IOU = 0.4   # mean over cells and later frames where the cell is present
 DEMO_IOU = 0.55     # `napari-sam2 demo --frames 12`: mean IoU over cells and frames
-
-
-def _iou(a, b):
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +59,7 @@ def clicked(held_out, tmp_path_factory):
 
 def test_one_click_per_cell_segments_it(held_out, clicked):
     _, truth, ids = held_out
-    ious = [_iou(clicked[0] == i, truth[0] == i) for i in ids]
+    ious = [jaccard(clicked[0] == i, truth[0] == i) for i in ids]
     assert np.median(ious) >= CLICK_IOU, ious
 
 
@@ -75,13 +71,13 @@ def test_one_box_per_cell_segments_it(held_out, tmp_path):
         box = [int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())]
         objects.append({"id": i, "prompts": [{"frame": 0, "box": box}]})
     labels = _segment(tmp_path, image[:1], objects)
-    ious = [_iou(labels[0] == i, truth[0] == i) for i in ids]
+    ious = [jaccard(labels[0] == i, truth[0] == i) for i in ids]
     assert np.median(ious) >= BOX_IOU, ious
 
 
 def test_cells_are_tracked(held_out, clicked):
     _, truth, ids = held_out
-    tracked = [_iou(clicked[t] == i, truth[t] == i)
+    tracked = [jaccard(clicked[t] == i, truth[t] == i)
                for i in ids for t in range(1, len(truth)) if (truth[t] == i).any()]
     assert np.mean(tracked) >= TRACKED_IOU, np.mean(tracked)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .core.frames import InputError
+from .core.metrics import jaccard
 
 __all__ = ["run_demo"]
 
@@ -62,11 +63,7 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str 
     import zarr
 
     labels = zarr.open_array(str(folder / "labels.zarr"), mode="r")[:]
-    ious = []
-    for obj in objects:
-        pred, true = labels == obj["id"], truth == obj["id"]
-        union = np.logical_or(pred, true).sum()
-        ious.append(np.logical_and(pred, true).sum() / union if union else 1.0)
+    ious = [jaccard(truth == obj["id"], labels == obj["id"]) for obj in objects]
     write_overview(folder / "overview.png", image, labels)
     return (f"{summary}\nmean IoU against the ground truth: {np.mean(ious):.3f} "
             f"(files in {folder}; overview.png shows frames with the labels)")

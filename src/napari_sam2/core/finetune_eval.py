@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics import jaccard
+
 __all__ = ["interior_point", "prompt_ious", "propagation_scores", "evaluate_heldout"]
 
 
@@ -27,11 +29,6 @@ def interior_point(mask: np.ndarray) -> tuple[int, int]:
     distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(distance)), mask.shape)
     return int(row), int(col)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
 def prompt_ious(loaded, image, labels, frame: int = 0, kind: str = "click", object_ids=None,
@@ -75,7 +72,7 @@ def prompt_ious(loaded, image, labels, frame: int = 0, kind: str = "click", obje
             result = session.add_box(1, frame, [rows.min(), cols.min(), rows.max(), cols.max()])
         else:
             result = session.add_points(1, frame, [interior_point(mask)], [1])
-        scores[obj] = _iou(result.masks[0], mask)
+        scores[obj] = jaccard(mask, result.masks[0])
     return scores
 
 
