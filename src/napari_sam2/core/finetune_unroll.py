@@ -197,8 +197,7 @@ def train_step(loaded, batch: ClipBatch, rng: np.random.Generator, config,
     loss = totals / (count * n_samples)
     terms = stats.means(float(loss.detach()))
     terms["feature_norm"] = float(norm_penalty.detach())
-    weight = getattr(config, "feature_norm", 0.0)
-    return (loss + weight * norm_penalty if weight else loss), terms
+    return (loss + config.feature_norm * norm_penalty if config.feature_norm else loss), terms
 
 
 def _run(model, session, rec, frame, prompt, use_memory, previous=None):

@@ -249,9 +249,10 @@ def compile_encoder(model) -> None:
 
     The encoder is most of the work per frame and always sees the same input
     shape, so it compiles once (the first frame then takes from tens of
-    seconds to a few minutes longer). Worth it on a GPU for long stacks;
-    on a CPU the gain is small. The memory attention is left alone: its
-    input grows with the number of memories, which would recompile.
+    seconds to a few minutes longer). Measured on a CPU (Hiera-tiny, 1024 px):
+    8.9 instead of 10.9 s per frame, 37 instead of 6 s for the first mask.
+    The memory attention is left alone: its input grows with the number of
+    memories, which would recompile.
     """
     import torch
 

@@ -368,7 +368,8 @@ def _highest_positive(logits: np.ndarray, present: np.ndarray) -> np.ndarray:
             continue
         cols = np.flatnonzero(positive.any(axis=0))
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        better = logits[i][box] > best[box]  # ties: the first object keeps the pixel
-        best[box][better] = logits[i][box][better]
+        inside = logits[i][box]
+        better = inside > best[box]  # ties: the first object keeps the pixel
+        best[box][better] = inside[better]
         winner[box][better] = i
     return winner
