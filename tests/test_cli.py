@@ -195,6 +195,14 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert main(["demo", str(tmp_path / "demo"), "--frames", "4", "--model", "random:tiny"]) == 2
 
 
+def test_demo_bad_input_writes_nothing(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "a"), "--model", "no-such-model"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+    assert main(["demo", str(tmp_path / "a"), "--frames", "0", "--model", "random:tiny"]) == 2
+    assert "--frames must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
 def test_real_hela_timelapse_end_to_end(shared_data, tiny_model_dir, tmp_path):
     """uint16 on a 32768 offset, 20 x 700 x 1100: runs, right shape and dtype, bounded reads."""
     data, axes = open_image(shared_data / "ctc_hela" / "Fluo_Hela_02_img.tif")

@@ -84,6 +84,8 @@ def run_finetune(args) -> int:
     for name in ("steps", "clip_length", "clips", "objects", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.feature_norm is not None and args.feature_norm < 0:
+        raise InputError(f"--feature-norm must be 0 or more (got {args.feature_norm}); 0 turns it off")
     if args.threads:
         import torch
 

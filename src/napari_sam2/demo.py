@@ -40,8 +40,13 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str 
     import tifffile
 
     from .cli import segment_file
+    from .core.models import resolve_model
     from .core.synthetic import synthetic_timelapse
 
+    if n_frames < 1:
+        raise InputError(f"--frames must be at least 1 (got {n_frames})")
+    if not str(model).startswith("random:"):
+        resolve_model(model)  # an unknown name or a broken folder fails here, before any file is written
     if folder.exists() and any(folder.iterdir()):
         if not overwrite:
             raise InputError(f"{folder} is not empty; choose another folder or pass --overwrite")

@@ -137,6 +137,7 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
         (["--images", a, "--labels", a_labels, "--base", "no-such-model"], "unknown model 'no-such-model'"),
         (["--images", a, a, "--labels", a_labels], "2 image file(s) but 1 label file(s)"),
         ([], "no training data"),
+        (["--images", a, "--labels", a_labels, "--feature-norm", "-1"], "--feature-norm must be 0 or more"),
     ]
     for extra, message in cases:
         assert main([*base, *extra]) == 2, extra
