@@ -5,7 +5,7 @@ a folder of JPEG frames, ``sam2.build_sam.build_sam2_video_predictor`` (the
 ``sam2`` package, 1.1.0) loads them all with ``init_state`` and
 ``propagate_in_video`` keeps every frame's outputs. Both sides run the SAM2.1
 Hiera-tiny architecture with **random weights** (no download here), at the
-same model input size and with 7 mask memories, fp32 on the CPU, the same
+same model input size and with 7 mask memories, on the CPU, the same
 number of torch threads, the same stack, the same click, forward propagation,
 and the labels written frame by frame to a zarr array on disk.
 
@@ -14,7 +14,11 @@ T x ``--size`` x ``--size`` to a zarr array (one frame per chunk; the
 generator of ``bench_engine.py``), then runs each side in a fresh process:
 
 * **ours**: :class:`FrameSource` over the zarr (read lazily),
-  ``Session.add_points`` on frame 0, ``Session.propagate("forward")``, zarr sink.
+  ``Session.add_points`` on frame 0, ``Session.propagate("forward")``, zarr sink;
+  our default precision (``auto``: bf16 autocast on CPUs that compute bf16 in
+  hardware, fp32 elsewhere). ``ours-fp32`` forces fp32, ``ours-compile``
+  adds ``torch.compile`` of the image encoder.
+* The reference runs fp32 (as other plugins run it on a CPU).
 * **reference**: the stack scaled to 8 bits (min / max of 8 sampled frames)
   and written as ``00000.jpg ...`` (PIL, quality 95) -- the *export* time;
   ``init_state(folder)`` -- the *load* time; ``add_new_points_or_box`` on
@@ -33,10 +37,9 @@ Usage (the figures in docs/benchmarks.md)::
     pip install hydra-core iopath
     python benchmarks/bench_vs_reference.py --frames 20 100 500 --image-size 512 --threads 1
     python benchmarks/bench_vs_reference.py --frames 20 --image-size 1024 --threads 1 \
-        --sides ours ours-compile reference
+        --sides ours ours-fp32 ours-compile reference
 
-Quick check: ``--frames 3 --size 256 --image-size 512``; ``--sides ours ours-compile reference``
-adds our side with ``torch.compile`` of the image encoder.
+Quick check: ``--frames 3 --size 256 --image-size 512 --sides ours ours-fp32 reference``.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def _label_sink(path: Path, n_frames: int, size: int):
 
 
 # ---------------------------------------------------------------- ours
-def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False) -> dict:
+def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False,
+             precision: str = "auto") -> dict:
     import warnings
 
     import zarr
@@ -92,7 +96,7 @@ def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = load_model("random:sam2.1-tiny", "cpu", preset=PRESET_FOR_SIZE[image_size],
-                            compile=compile)
+                            compile=compile, precision=precision)
     loaded.model.num_maskmem = MEMORY_FRAMES
     stack = zarr.open_array(str(stack_path), mode="r")
     n_frames, size = stack.shape[0], stack.shape[1]
@@ -106,6 +110,7 @@ def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False
     loop = time.perf_counter() - t0
     return {"first_mask_s": first, "propagation_s": loop, "frames_propagated": done,
             "s_per_frame": loop / max(done, 1), "image_size": loaded.image_size,
+            "precision": "bf16" if loaded.bf16 else "fp32",
             "labelled_px_last": int(np.count_nonzero(np.asarray(sink.array[n_frames - 1])))}
 
 
@@ -172,7 +177,8 @@ def child(args) -> dict:
     if args._side == "reference":
         result = run_reference(Path(args._stack), out, args.image_size)
     else:
-        result = run_ours(Path(args._stack), out, args.image_size, compile=args._side == "ours-compile")
+        result = run_ours(Path(args._stack), out, args.image_size, compile=args._side == "ours-compile",
+                          precision="fp32" if args._side == "ours-fp32" else "auto")
     result.update(side=args._side, frames=args.frames[0], size=args.size, threads=torch.get_num_threads(),
                   peak_rss_MB=_peak_rss_mb(), cpu_s=sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
     subprocess.run(["rm", "-rf", str(out)], check=False)
@@ -202,8 +208,9 @@ def main(argv=None) -> int:
                         help="model input size of both sides")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sides", nargs="+", default=["ours", "reference"],
-                        choices=["ours", "ours-compile", "reference"],
-                        help="ours-compile: ours with load_model(compile=True), torch.compile of the encoder")
+                        choices=["ours", "ours-fp32", "ours-compile", "reference"],
+                        help="ours: default precision (auto); ours-fp32: fp32 forced; ours-compile: "
+                        "load_model(compile=True), torch.compile of the encoder")
     parser.add_argument("--tmpdir")
     parser.add_argument("--_side", help=argparse.SUPPRESS)
     parser.add_argument("--_stack", help=argparse.SUPPRESS)
@@ -233,17 +240,19 @@ def _report(rows: list[dict], args) -> str:
     import torch
 
     lines = [f"SAM2.1 Hiera-tiny, random weights, {args.image_size} px model input, {MEMORY_FRAMES} mask "
-             f"memories, fp32, {args.threads} torch thread(s), {_cpu_name()}, torch {torch.__version__}; "
+             f"memories, {args.threads} torch thread(s), {_cpu_name()}, torch {torch.__version__}; "
              f"stack T x {args.size} x {args.size} uint16 zarr; one click, forward propagation", "",
-             "| T | side | s / frame | first mask (s) | peak RSS (MB) | JPEG export (s) | load (s) |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+             "| T | side | precision | s / frame | first mask (s) | peak RSS (MB) | JPEG export (s) "
+             "| load (s) |",
+             "|---:|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['frames']} | {r['side']} | {r['s_per_frame']:.3f} | {r['first_mask_s']:.1f} | "
+        lines.append(f"| {r['frames']} | {r['side']} | {r.get('precision', 'fp32')} | "
+                     f"{r['s_per_frame']:.3f} | {r['first_mask_s']:.1f} | "
                      f"{r['peak_rss_MB']:.0f} | {r.get('export_s', 0):.1f} | {r.get('load_s', 0):.1f} |")
     by = {(r["frames"], r["side"]): r for r in rows}
     ratios = ["", "| T | time / frame ours / ref | first mask ours / ref | peak RSS ours / ref |",
               "|---:|---:|---:|---:|"]
-    for n_frames, side in [(n, side) for n in args.frames for side in ("ours", "ours-compile")]:
+    for n_frames, side in [(n, side) for n in args.frames for side in ("ours", "ours-fp32", "ours-compile")]:
         ours, ref = by.get((n_frames, side)), by.get((n_frames, "reference"))
         if ours and ref:
             ratios.append(f"| {n_frames} {side} | {ours['s_per_frame'] / ref['s_per_frame']:.2f} | "

@@ -115,3 +115,37 @@ def test_compiled_encoder_gives_the_same_features(tiny_model_dir):
         got = compiled.model.get_image_features(pixels, return_dict=True).fpn_hidden_states
     for a, b in zip(expected, got, strict=True):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_precision_choice_and_bf16_tracking_on_cpu(tiny_model_dir, monkeypatch):
+    """bf16 autocast runs the whole CPU path; its masks follow fp32's; auto asks the hardware."""
+    import numpy as np
+
+    from napari_sam2.core.frames import FrameSource
+    from napari_sam2.core.metrics import jaccard
+    from napari_sam2.core.session import Session
+    from napari_sam2.core.tracker import TransformersTracker
+
+    assert load_model(tiny_model_dir, device="cpu", precision="fp32").bf16 is False
+    monkeypatch.setattr(models, "native_bf16", lambda device: False)
+    assert load_model(tiny_model_dir, device="cpu").bf16 is False
+    monkeypatch.setattr(models, "native_bf16", lambda device: True)
+    assert load_model(tiny_model_dir, device="cpu").bf16 is True
+    with pytest.raises(InputError, match="unknown precision 'fp8'.*auto, fp32, bf16"):
+        load_model(tiny_model_dir, device="cpu", precision="fp8")
+
+    data = np.random.default_rng(3).random((4, 60, 70))
+    keys, labels = {}, {}
+    for precision in ("fp32", "bf16"):
+        loaded = load_model(tiny_model_dir, device="cpu", precision=precision)
+        tracker = TransformersTracker(loaded)
+        session = Session(FrameSource(data), tracker)
+        session.add_points(1, 0, [[30, 30]])
+        labels[precision] = [r.labels for r in session.propagate("forward")]
+        features = tracker.feature_cache.get(tracker._session.cache._key(0))
+        assert features[0].dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+        keys[precision] = tracker._session.cache._key(0)
+    assert keys["fp32"] != keys["bf16"]  # a shared on-disk cache never mixes the two
+    assert len(labels["bf16"]) == 3
+    agreement = [jaccard(a == 1, b == 1) for a, b in zip(labels["fp32"], labels["bf16"], strict=True)]
+    assert min(agreement) > 0.8, agreement

@@ -42,13 +42,13 @@ def test_click_then_propagate_both_ways_on_lazy_zarr(tiny_model, tmp_path):
 
 
 def test_our_frame_loop_matches_transformers_own_propagation(tiny_model):
-    """Same model, prompts and inputs: our adapter reproduces HF's propagate."""
+    """Same model, prompts and inputs: our adapter reproduces HF's propagate (both fp32)."""
     from transformers import Sam2VideoInferenceSession
 
     data = stack(6)
     source = FrameSource(data)
     geometry = FrameGeometry(source.frame_shape, tiny_model.image_size)
-    session = Session(source, TransformersTracker(tiny_model))
+    session = Session(source, TransformersTracker(tiny_model, autocast_bf16=False))
     first = session.add_points(1, 0, [[30, 40]])
     ours = {0: session.tracker._session.output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]}
     results = list(session.propagate("forward"))

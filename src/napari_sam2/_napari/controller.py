@@ -149,7 +149,8 @@ class Sam2Controller:
         from ..core.tracker import TransformersTracker
 
         self._on_tracker(TransformersTracker(loaded),
-                         f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}")
+                         f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
+                         f"{' (bf16)' if loaded.bf16 else ''}")
 
     def _on_tracker(self, tracker, what: str) -> None:
         from ..core.session import Session

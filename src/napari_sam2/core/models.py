@@ -214,11 +214,41 @@ class LoadedModel:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     preset: str = DEFAULT_PRESET
+    bf16: bool = False  # run under bf16 autocast (see PRECISIONS)
+
+
+#: ``precision`` choices of :func:`load_model`
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA, or a CPU with AVX512-BF16 or AMX.
+
+    Elsewhere (older x86 CPUs, Apple MPS) bf16 is emulated or unsupported, and
+    fp32 is the faster and safer choice.
+    """
+    import torch
+
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        return True
+    if kind != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def _use_bf16(precision: str, device: str) -> bool:
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return native_bf16(device)
+    return precision == "bf16"
 
 
 def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
                offline: bool | None = None, preset: str = DEFAULT_PRESET,
-               compile: bool = False) -> LoadedModel:
+               compile: bool = False, precision: str = "auto") -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
 
     Parameters
@@ -233,12 +263,18 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
         Model input size and number of memory frames (see ``PRESETS``).
     compile : bool
         Compile the image encoder with ``torch.compile`` (see :func:`compile_encoder`).
+    precision : {"auto", "fp32", "bf16"}
+        ``"auto"``: bf16 autocast where the device computes bf16 in hardware
+        (:func:`native_bf16`: CUDA, recent x86 CPUs), fp32 elsewhere. Weights
+        stay fp32 either way.
 
     Returns
     -------
     LoadedModel
     """
+    bf16 = _use_bf16(precision, pick_device(device))
     loaded = _load(name_or_folder, device, offline, preset)
+    loaded.bf16 = bf16
     if compile:
         compile_encoder(loaded.model)
     return loaded

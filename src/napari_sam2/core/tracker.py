@@ -123,8 +123,8 @@ class TransformersTracker:
     loaded : LoadedModel
         From :func:`napari_sam2.core.models.load_model`.
     autocast_bf16 : bool, optional
-        bf16 autocast on CUDA (default True there). Never used on CPU, where
-        bf16 is about 100x slower than fp32.
+        Run under bf16 autocast; default: the model's ``bf16`` (see the
+        ``precision`` of :func:`~napari_sam2.core.models.load_model`).
     feature_cache : FeatureCache, optional
         Where image features are kept between passes (default: 256 MiB in
         memory). Re-clicking a frame, or propagating again over frames already
@@ -137,9 +137,7 @@ class TransformersTracker:
         self.model = loaded.model
         self.image_size = loaded.image_size
         self.device = loaded.device
-        self.autocast_bf16 = self.device.startswith("cuda") if autocast_bf16 is None else (
-            autocast_bf16 and self.device.startswith("cuda")
-        )
+        self.autocast_bf16 = loaded.bf16 if autocast_bf16 is None else autocast_bf16
         self.feature_cache = feature_cache if feature_cache is not None else FeatureCache()
         config = self.model.config
         self.mask_memory_frames = int(self.model.num_maskmem)  # a preset may lower it
@@ -172,13 +170,15 @@ class TransformersTracker:
         frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
         model_id = f"{type(self.model).__name__}:{self.loaded.name}:{self.image_size}"
+        if self.autocast_bf16:
+            model_id += ":bf16"
         self._session.cache = TransformersFeatureCache(self.feature_cache, frames, model_id, self.device)
 
     def _autocast(self):
         import torch
 
         if self.autocast_bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16)
         return nullcontext()
 
     def step(self, frame: int, steps: Sequence[ObjectStep], reverse: bool) -> TrackOutput:
