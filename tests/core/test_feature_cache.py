@@ -74,3 +74,13 @@ def test_a_full_cache_reuses_evicted_storage_but_never_one_still_in_use():
     assert float(in_use[0][0]) == 1.0
     assert [float(cache.get(k)[0][0]) for k in "def"] == [4.0, 5.0, 6.0]
     assert cache.get("a") is None
+
+
+def test_disk_round_trip_keeps_the_working_precision(tmp_path):
+    """fp32 features come back fp32 (stored as fp16), bf16 ones come back bf16."""
+    for dtype in (torch.float32, torch.bfloat16):
+        FeatureCache(folder=tmp_path).put(str(dtype), [torch.linspace(-3, 3, 64, dtype=dtype)])
+        back = FeatureCache(folder=tmp_path).get(str(dtype))
+        assert back[0].dtype == dtype
+        torch.testing.assert_close(back[0].float(), torch.linspace(-3, 3, 64, dtype=dtype).float(),
+                                   atol=2e-2, rtol=0)

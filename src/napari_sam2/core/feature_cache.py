@@ -38,7 +38,8 @@ class FeatureCache:
         Memory budget for features (default 256 MiB: about 15 frames at 1024 px,
         60 at 512 px). It is a fixed bound, so memory stays flat on long stacks.
     folder : str or Path, optional
-        Also keep features on disk as safetensors files (fp16), one per frame.
+        Also keep features on disk as safetensors files (fp16, or bf16 when
+        the model runs in bf16), one per frame.
         Reused across sessions and runs of the same model and data.
     """
 
@@ -62,7 +63,7 @@ class FeatureCache:
             from safetensors.torch import load_file
 
             stored = load_file(str(path))
-            features = [stored[f"level{i}"].float() for i in range(len(stored))]
+            features = [_from_disk(stored[f"level{i}"]) for i in range(len(stored))]
             self._remember(key, features)
             self.hits += 1
             return features
@@ -78,7 +79,7 @@ class FeatureCache:
             from safetensors.torch import save_file
 
             partial = path.with_suffix(".partial")
-            save_file({f"level{i}": f.half().contiguous() for i, f in enumerate(features)}, str(partial))
+            save_file({f"level{i}": _to_disk(f) for i, f in enumerate(features)}, str(partial))
             partial.replace(path)  # never leave a half-written file under a valid name
 
     def _remember(self, key: str, features) -> None:
@@ -105,6 +106,19 @@ class FeatureCache:
 
     def _path(self, key: str) -> Path | None:
         return None if self.folder is None else self.folder / f"{key}.safetensors"
+
+
+def _to_disk(feature):
+    """fp32 features are stored as fp16 (half the disk); bf16 ones as they are."""
+    import torch
+
+    return (feature.half() if feature.dtype == torch.float32 else feature).contiguous()
+
+
+def _from_disk(feature):
+    import torch
+
+    return feature.float() if feature.dtype == torch.float16 else feature
 
 
 def _nbytes(features) -> int:
