@@ -158,9 +158,11 @@ def test_existing_output_is_kept_unless_overwrite(files, tiny_model_dir, capsys)
     assert run(*args) == 2
     assert "already exists; choose another name or pass --overwrite" in capsys.readouterr().err
     assert tifffile.imread(out).tolist() == [[7, 7], [7, 7]]
-    assert run(*args, "--overwrite", "--feature-cache", files / "features") == 0
+    assert run(*args, "--overwrite", "--feature-cache", files / "features.zarr") == 0
     check_labels(tifffile.imread(out))
-    assert len(list((files / "features").glob("*.safetensors"))) == len(STACK)
+    import zarr
+
+    assert len(list(zarr.open_group(str(files / "features.zarr"), mode="r").group_keys())) == len(STACK)
 
 
 def test_missing_weights_offline_in_a_real_process(files, tmp_path):

@@ -121,9 +121,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="auto: bf16 autocast where the hardware computes bf16 (CUDA; x86 CPUs "
                         "with AVX512-BF16 or AMX, about 0.65x the time there), else fp32")
     parser.add_argument("--direction", default="both", choices=("both", "forward", "backward"))
-    parser.add_argument("--feature-cache", metavar="DIR",
-                        help="keep image features in this folder: later runs on the same frames "
-                        "(e.g. after editing the prompts) skip the image encoder")
+    parser.add_argument("--feature-cache", metavar="STORE",
+                        help="keep image features in this zarr store (e.g. features.zarr): later runs "
+                        "on the same frames (e.g. after editing the prompts) skip the image encoder")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
 
 

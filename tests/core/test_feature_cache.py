@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 import torch
+import zarr
 from test_session_model import stack
 
 from napari_sam2.core.feature_cache import FeatureCache, frame_key
@@ -35,7 +37,7 @@ def test_features_on_disk_serve_a_new_session_and_give_the_same_masks(tiny_model
         folder=tmp_path / "features")))
     first.add_points(1, 2, [[30, 40]])
     expected = [r.labels for r in first.propagate()]
-    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 6
+    assert len(list(zarr.open_group(str(tmp_path / "features"), mode="r").group_keys())) == 6
     calls, hook = count_encoder_calls(tiny_model.model)
     try:
         second = Session(FrameSource(data), TransformersTracker(tiny_model, feature_cache=FeatureCache(
@@ -46,7 +48,7 @@ def test_features_on_disk_serve_a_new_session_and_give_the_same_masks(tiny_model
         hook.remove()
     assert len(calls) == 1  # only the shared positional encodings' first frame
     agree = np.mean([np.mean(a == b) for a, b in zip(expected, got, strict=True)])
-    assert agree > 0.99  # fp16 on disk
+    assert agree > 0.99  # fp16 (or bf16) on disk
 
 
 def test_memory_budget_and_keys():
@@ -77,10 +79,28 @@ def test_a_full_cache_reuses_evicted_storage_but_never_one_still_in_use():
 
 
 def test_disk_round_trip_keeps_the_working_precision(tmp_path):
-    """fp32 features come back fp32 (stored as fp16), bf16 ones come back bf16."""
+    """fp32 features come back fp32 (stored as fp16), bf16 ones come back bf16 (same bits)."""
+    store = tmp_path / "features.zarr"
     for dtype in (torch.float32, torch.bfloat16):
-        FeatureCache(folder=tmp_path).put(str(dtype), [torch.linspace(-3, 3, 64, dtype=dtype)])
-        back = FeatureCache(folder=tmp_path).get(str(dtype))
+        FeatureCache(folder=store).put(str(dtype), [torch.linspace(-3, 3, 64, dtype=dtype)])
+        back = FeatureCache(folder=store).get(str(dtype))
         assert back[0].dtype == dtype
         torch.testing.assert_close(back[0].float(), torch.linspace(-3, 3, 64, dtype=dtype).float(),
                                    atol=2e-2, rtol=0)
+    assert torch.equal(FeatureCache(folder=store).get(str(torch.bfloat16))[0],
+                       torch.linspace(-3, 3, 64, dtype=torch.bfloat16))
+
+
+def test_interrupted_disk_entry_is_not_read_and_bad_store_is_refused(tmp_path):
+    from napari_sam2.core.feature_store import ZarrFeatureStore
+    from napari_sam2.core.frames import InputError
+
+    store = ZarrFeatureStore(tmp_path / "features.zarr")
+    entry = store.root.require_group("k")  # arrays written, "complete" never set: a crash
+    entry.create_array("level0", shape=(4,), dtype="float16")
+    assert "k" not in store and FeatureCache(folder=tmp_path / "features.zarr").get("k") is None
+    store.put("k", [torch.ones(4)])  # the next run writes it properly
+    assert torch.equal(FeatureCache(folder=tmp_path / "features.zarr").get("k")[0], torch.ones(4))
+    (tmp_path / "a_file").write_text("not a cache")
+    with pytest.raises(InputError, match="cannot use .*a_file as a feature cache"):
+        FeatureCache(folder=tmp_path / "a_file")

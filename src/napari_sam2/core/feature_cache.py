@@ -3,7 +3,8 @@
 The image encoder is most of SAM2's cost. Propagating again after a
 correction, or backward after forward, meets frames that were already encoded:
 a :class:`FeatureCache` keeps their features, bounded in memory (least recently
-used first out) and optionally in a folder on disk.
+used first out) and optionally in a zarr store on disk
+(:class:`~napari_sam2.core.feature_store.ZarrFeatureStore`).
 
 A frame's key is a hash of the model's name and input size and of the frame's
 preprocessed input itself, so it is computed from that one frame (never from
@@ -17,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from pathlib import Path
+
+from .feature_store import ZarrFeatureStore
 
 __all__ = ["FeatureCache", "frame_key"]
 
@@ -38,16 +41,15 @@ class FeatureCache:
         Memory budget for features (default 256 MiB: about 15 frames at 1024 px,
         60 at 512 px). It is a fixed bound, so memory stays flat on long stacks.
     folder : str or Path, optional
-        Also keep features on disk as safetensors files (fp16, or bf16 when
-        the model runs in bf16), one per frame.
-        Reused across sessions and runs of the same model and data.
+        Also keep features on disk in this zarr store (fp16, or bf16 when the
+        model runs in bf16), one entry per frame. Reused across sessions and
+        runs of the same model and data.
     """
 
     def __init__(self, max_bytes: int = 256 << 20, folder: str | Path | None = None):
         self.max_bytes = int(max_bytes)
         self.folder = Path(folder) if folder is not None else None
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+        self.disk = ZarrFeatureStore(self.folder) if self.folder is not None else None
         self._memory: OrderedDict[str, list] = OrderedDict()
         self._bytes = 0
         self.hits = self.misses = 0
@@ -58,12 +60,8 @@ class FeatureCache:
             self._memory.move_to_end(key)
             self.hits += 1
             return list(self._memory[key])  # callers hold the tensors: see _reusable
-        path = self._path(key)
-        if path is not None and path.is_file():
-            from safetensors.torch import load_file
-
-            stored = load_file(str(path))
-            features = [_from_disk(stored[f"level{i}"]) for i in range(len(stored))]
+        features = self.disk.get(key) if self.disk is not None else None
+        if features is not None:
             self._remember(key, features)
             self.hits += 1
             return features
@@ -74,13 +72,8 @@ class FeatureCache:
         """Keep a frame's feature tensors (moved to the CPU)."""
         features = [f.detach().to("cpu") for f in features]
         self._remember(key, features)
-        path = self._path(key)
-        if path is not None and not path.exists():
-            from safetensors.torch import save_file
-
-            partial = path.with_suffix(".partial")
-            save_file({f"level{i}": _to_disk(f) for i, f in enumerate(features)}, str(partial))
-            partial.replace(path)  # never leave a half-written file under a valid name
+        if self.disk is not None:
+            self.disk.put(key, features)
 
     def _remember(self, key: str, features) -> None:
         size = _nbytes(features)
@@ -104,21 +97,6 @@ class FeatureCache:
         self._memory[key] = features
         self._bytes += size
 
-    def _path(self, key: str) -> Path | None:
-        return None if self.folder is None else self.folder / f"{key}.safetensors"
-
-
-def _to_disk(feature):
-    """fp32 features are stored as fp16 (half the disk); bf16 ones as they are."""
-    import torch
-
-    return (feature.half() if feature.dtype == torch.float32 else feature).contiguous()
-
-
-def _from_disk(feature):
-    import torch
-
-    return feature.float() if feature.dtype == torch.float16 else feature
 
 
 def _nbytes(features) -> int:
