@@ -17,7 +17,7 @@ the memory encoder. Goal: each later pass <= 0.5x the first.
 Usage::
 
     python benchmarks/bench_second_pass.py --preset fast --frames 20 --threads 2
-    python benchmarks/bench_second_pass.py --preset accurate --frames 20 --folder /tmp/features
+    python benchmarks/bench_second_pass.py --preset accurate --frames 20 --folder /tmp/features.zarr
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--size", type=int, default=1024, help="stack frame size")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--folder", help="on-disk feature cache folder (default: memory only, 256 MiB)")
+    parser.add_argument("--folder", help="on-disk feature cache, a zarr store (default: memory only, 256 MiB)")
     args = parser.parse_args(argv)
 
     import warnings
