@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--size", type=int, default=1024, help="stack frame size")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--folder", help="on-disk feature cache, a zarr store (default: memory only, 256 MiB)")
+    parser.add_argument("--folder", help="on-disk feature cache: a zarr store (default: memory only)")
     args = parser.parse_args(argv)
 
     import warnings
