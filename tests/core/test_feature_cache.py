@@ -37,6 +37,7 @@ def test_features_on_disk_serve_a_new_session_and_give_the_same_masks(tiny_model
         folder=tmp_path / "features")))
     first.add_points(1, 2, [[30, 40]])
     expected = [r.labels for r in first.propagate()]
+    assert len(first.tracker._session.cache._pos_embeds) == 1  # only the level the model reads
     assert len(list(zarr.open_group(str(tmp_path / "features"), mode="r").group_keys())) == 6
     calls, hook = count_encoder_calls(tiny_model.model)
     try:

@@ -10,7 +10,7 @@ A frame's key is a hash of the model's name and input size and of the frame's
 preprocessed input itself, so it is computed from that one frame (never from
 the whole array), survives restarts, and can never serve features of a
 different image or normalisation. The positional encodings the encoder returns
-are the same for every frame: they are kept once, not per frame.
+are the same for every frame: the one level the model reads is kept once.
 """
 
 from __future__ import annotations
@@ -163,9 +163,13 @@ class TransformersFeatureCache:
                 "vision_pos_embeds": self._pos_embeds}
 
     def cache_vision_features(self, frame_idx: int, features: dict) -> None:
-        """Keep a frame's features; the positional encodings once for all frames."""
+        """Keep a frame's features; the positional encoding once for all frames.
+
+        The model reads only the last level's positional encoding (that of the
+        memory attention); the finer levels (80 MB at 1024 px) are not kept.
+        """
         if self._pos_embeds is None:
-            self._pos_embeds = [p.detach() for p in features["vision_pos_embeds"]]
+            self._pos_embeds = [features["vision_pos_embeds"][-1].detach()]
         self.store.put(self._key(frame_idx), features["vision_feats"])
 
     def clear_all(self) -> None:
