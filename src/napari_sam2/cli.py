@@ -119,7 +119,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         "(about 0.8x on a CPU), the first one much slower; for long stacks")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                         help="auto: bf16 autocast where the hardware computes bf16 (CUDA; x86 CPUs "
-                        "with AVX512-BF16 or AMX, about 0.65x the time there), else fp32")
+                        "with AVX512-BF16 or AMX, 0.73-0.85x the time of fp32 there), else fp32")
     parser.add_argument("--direction", default="both", choices=("both", "forward", "backward"))
     parser.add_argument("--feature-cache", metavar="STORE",
                         help="keep image features in this zarr store (e.g. features.zarr): later runs "
