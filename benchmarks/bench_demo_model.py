@@ -130,23 +130,26 @@ def main(argv=None) -> int:
     parser.add_argument("--real-objects", type=int, default=60, help="nuclei per real frame")
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = parser.parse_args(argv)
 
     import torch
 
     from napari_sam2.core.models import load_model
 
-    loaded = load_model(args.model, device="cpu")
+    loaded = load_model(args.model, device="cpu", precision=args.precision)
     params = sum(p.numel() for p in loaded.model.parameters())
     t0 = time.time()
     result = {"model": args.model, "image_size": loaded.image_size, "parameters": params,
+              "precision": "bf16" if loaded.bf16 else "fp32",
               "threads": torch.get_num_threads(), "synthetic": synthetic(loaded, args.stacks, args.frames)}
     if not args.no_real:
         result["real"] = real(loaded, args.real_objects)
     result["seconds"] = round(time.time() - t0, 1)
 
     syn = result["synthetic"]
-    print(f"model {args.model}: {params / 1e6:.2f}M parameters, {loaded.image_size} px input\n")
+    print(f"model {args.model}: {params / 1e6:.2f}M parameters, {loaded.image_size} px input, "
+          f"{result['precision']}\n")
     print(f"held-out synthetic: {args.stacks} stacks x {args.frames} frames, {syn['objects']} objects, "
           f"{syn['absent_frames']} absent object-frames\n")
     print("| metric | value | goal | met |\n|---|---|---|---|")
