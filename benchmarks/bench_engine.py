@@ -387,6 +387,7 @@ def run_child(args) -> dict:
         "mask_memory_frames": int(getattr(loaded.model, "num_maskmem", 0)),
         "engine_commit": _git_commit(),
         "device": loaded.device,
+        "precision": "bf16" if loaded.bf16 else "fp32",
         "threads": torch.get_num_threads(),
         "frames_propagated": n_done,
         "s_per_frame": total / max(n_done, 1),
@@ -543,7 +544,8 @@ def main(argv=None) -> int:
     r0 = results[0]
     print(f"napari-sam2 engine benchmark (engine {r0['engine_commit']}): model {r0['model']} "
           f"({r0['model_image_size']} px input, {r0['mask_memory_frames']} mask memories) on "
-          f"{r0['device']}, {r0['cpu_count']} CPUs ({r0['cpu']}), fp32, {r0['threads']} torch threads")
+          f"{r0['device']}, {r0['cpu_count']} CPUs ({r0['cpu']}), {r0.get('precision', 'fp32')}, "
+          f"{r0['threads']} torch threads")
     print("stack: uint16 zarr on disk, one frame per chunk; labels to a zarr sink on disk; "
           "propagate('forward') from clicks on frame 0\n")
     print(_table(results))
