@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     params = sum(p.numel() for p in loaded.model.parameters())
     t0 = time.time()
     result = {"model": args.model, "image_size": loaded.image_size, "parameters": params,
-              "precision": "bf16" if loaded.bf16 else "fp32",
+              "precision": loaded.precision,
               "threads": torch.get_num_threads(), "synthetic": synthetic(loaded, args.stacks, args.frames)}
     if not args.no_real:
         result["real"] = real(loaded, args.real_objects)

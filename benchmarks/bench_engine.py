@@ -387,7 +387,7 @@ def run_child(args) -> dict:
         "mask_memory_frames": int(getattr(loaded.model, "num_maskmem", 0)),
         "engine_commit": _git_commit(),
         "device": loaded.device,
-        "precision": "bf16" if loaded.bf16 else "fp32",
+        "precision": loaded.precision,
         "threads": torch.get_num_threads(),
         "frames_propagated": n_done,
         "s_per_frame": total / max(n_done, 1),

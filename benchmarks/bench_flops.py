@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -81,10 +82,7 @@ class PartTimer:
 def _attention_flops(query_shape, key_shape, value_shape, *_, **__) -> int:
     """FLOPs of softmax(Q K^T) V: two products of queries x keys x head size."""
     *batch, queries, head = query_shape
-    heads = 1
-    for n in batch:
-        heads *= n
-    return 2 * heads * queries * key_shape[-2] * (head + value_shape[-1])
+    return 2 * math.prod(batch) * queries * key_shape[-2] * (head + value_shape[-1])
 
 
 def flops_per_part(counter, model) -> dict[str, float]:

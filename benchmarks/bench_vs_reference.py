@@ -113,7 +113,7 @@ def run_ours(stack_path: Path, out: Path, image_size: int, compile: bool = False
     loop = time.perf_counter() - t0
     return {"first_mask_s": first, "propagation_s": loop, "frames_propagated": done,
             "s_per_frame": loop / max(done, 1), "image_size": loaded.image_size,
-            "precision": "bf16" if loaded.bf16 else "fp32",
+            "precision": loaded.precision,
             "labelled_px_last": int(np.count_nonzero(np.asarray(sink.array[n_frames - 1])))}
 
 

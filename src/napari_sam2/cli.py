@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from .core.frames import InputError
+from .core.models import PRECISIONS
 
 SEGMENT_EXAMPLE = """\
 example:
@@ -117,7 +118,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="compile the image encoder with torch.compile: later frames faster "
                         "(about 0.8x on a CPU), the first one much slower; for long stacks")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto: bf16 autocast where the hardware computes bf16 (CUDA; x86 CPUs "
                         "with AVX512-BF16 or AMX, 0.73-0.85x the time of fp32 there), else fp32")
     parser.add_argument("--direction", default="both", choices=("both", "forward", "backward"))

@@ -48,8 +48,7 @@ class FeatureCache:
 
     def __init__(self, max_bytes: int = 256 << 20, folder: str | Path | None = None):
         self.max_bytes = int(max_bytes)
-        self.folder = Path(folder) if folder is not None else None
-        self.disk = ZarrFeatureStore(self.folder) if self.folder is not None else None
+        self.disk = ZarrFeatureStore(folder) if folder is not None else None
         self._memory: OrderedDict[str, list] = OrderedDict()
         self._bytes = 0
         self.hits = self.misses = 0

@@ -216,6 +216,11 @@ class LoadedModel:
     preset: str = DEFAULT_PRESET
     bf16: bool = False  # run under bf16 autocast (see PRECISIONS)
 
+    @property
+    def precision(self) -> str:
+        """``"bf16"`` or ``"fp32"``: what the model runs at."""
+        return "bf16" if self.bf16 else "fp32"
+
 
 #: ``precision`` choices of :func:`load_model`
 PRECISIONS = ("auto", "fp32", "bf16")
