@@ -165,6 +165,15 @@ def test_existing_output_is_kept_unless_overwrite(files, tiny_model_dir, capsys)
     assert len(list(zarr.open_group(str(files / "features.zarr"), mode="r").group_keys())) == len(STACK)
 
 
+def test_unusable_feature_cache_stops_before_writing_the_output(files, tiny_model_dir, capsys):
+    (files / "not_a_store").write_text("a file")
+    out = files / "labels.zarr"
+    assert run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out", out,
+               "--model", tiny_model_dir, "--feature-cache", files / "not_a_store") == 2
+    assert "not_a_store as a feature cache" in capsys.readouterr().err
+    assert not out.exists()  # the next run is not refused with "already exists"
+
+
 def test_missing_weights_offline_in_a_real_process(files, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
     proc = subprocess.run(

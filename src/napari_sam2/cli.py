@@ -176,9 +176,9 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"output {out} already exists; choose another name or pass --overwrite")
+    cache = FeatureCache(folder=feature_cache) if feature_cache else None
     loaded = load_model(model, device, preset=preset, compile=compile, precision=precision)
     sink = open_label_sink(out, source.n_frames, source.frame_shape, overwrite=overwrite)
-    cache = FeatureCache(folder=feature_cache) if feature_cache else None
     session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
     for obj in objects:
         session.add_object(obj.obj_id, obj.name)
