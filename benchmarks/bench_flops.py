@@ -1,6 +1,7 @@
 """Where the time of one tracked frame goes: FLOPs and measured time per model part.
 
-A :class:`Session` with the SAM2.1 Hiera-tiny architecture (random weights,
+A :class:`Session` with the SAM2.1 Hiera-tiny architecture (or ``--model
+random:edgetam``, EdgeTAM's; random weights,
 ``--preset`` input size and its mask memories) propagates a synthetic uint16
 stack (``bench_engine.write_stack``) from one click on frame 0. Once the
 memory bank is full (after ``--warm`` frames), one frame is run under
@@ -37,7 +38,7 @@ from bench_engine import _cell_centres, _cells, _cpu_name, write_stack  # noqa: 
 
 PARTS = {"vision_encoder": "image encoder", "memory_attention": "memory attention",
          "memory_encoder": "memory encoder", "mask_decoder": "mask decoder",
-         "prompt_encoder": "mask decoder"}
+         "prompt_encoder": "mask decoder", "spatial_perceiver": "memory perceiver (EdgeTAM)"}
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10, dtype=None) -> float:
@@ -60,7 +61,9 @@ class PartTimer:
         self._start: dict[str, float] = {}
         self._hooks = []
         for name, part in PARTS.items():
-            module = getattr(model, name)
+            module = getattr(model, name, None)
+            if module is None:
+                continue
             self._hooks.append(module.register_forward_pre_hook(self._enter(part)))
             self._hooks.append(module.register_forward_hook(self._leave(part)))
 
@@ -91,7 +94,8 @@ def flops_per_part(counter, model) -> dict[str, float]:
     The tracker calls the parts directly, so each part is a root of the
     counter's module tree, named by its class.
     """
-    roots = {type(getattr(model, name)).__name__: part for name, part in PARTS.items()}
+    roots = {type(getattr(model, name)).__name__: part for name, part in PARTS.items()
+             if hasattr(model, name)}
     out: dict[str, float] = defaultdict(float)
     for module, ops in counter.get_flop_counts().items():
         if module in roots:
@@ -103,6 +107,8 @@ def flops_per_part(counter, model) -> dict[str, float]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="accurate")
+    parser.add_argument("--model", default="random:sam2.1-tiny",
+                        help="random:sam2.1-tiny (default) or random:edgetam (needs timm)")
     parser.add_argument("--size", type=int, default=1024, help="stack frame size")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warm", type=int, default=8, help="frames before measuring (memory fills)")
@@ -126,7 +132,7 @@ def main(argv=None) -> int:
     peak = matmul_gflops(dtype=torch.bfloat16 if args.precision == "bf16" else torch.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = load_model("random:sam2.1-tiny", "cpu", preset=args.preset, precision=args.precision)
+        loaded = load_model(args.model, "cpu", preset=args.preset, precision=args.precision)
     n_frames = args.warm + args.timed + 2
     with tempfile.TemporaryDirectory() as tmp:
         write_stack(Path(tmp) / "stack.zarr", n_frames, args.size, n_cells=4)
@@ -151,12 +157,13 @@ def main(argv=None) -> int:
 
     seconds = {part: s / args.timed for part, s in timer.seconds.items()}
     seconds["rest"] = wall - sum(seconds.values())
-    print(f"SAM2.1 Hiera-tiny (random weights), preset {args.preset}: {loaded.image_size} px input, "
+    print(f"{args.model} (random weights), preset {args.preset}: {loaded.image_size} px input, "
           f"{loaded.model.num_maskmem} mask memories; {args.threads} torch threads on {_cpu_name()}, "
           f"{args.precision}; torch.mm 2048^2: {peak:.1f} GFLOP/s\n")
     print("| part | GFLOP / frame | s / frame | share of time | GFLOP/s | of matmul rate |")
     print("|---|---:|---:|---:|---:|---:|")
-    for part in ("image encoder", "memory attention", "memory encoder", "mask decoder", "rest"):
+    parts = [p for p in dict.fromkeys(PARTS.values()) if p in seconds or p in flops]
+    for part in [*parts, "rest"]:
         gflop, sec = flops.get(part, 0.0) / 1e9, seconds.get(part, 0.0)
         rate = gflop / sec if sec > 0 and gflop else 0.0
         print(f"| {part} | {gflop:.1f} | {sec:.3f} | {100 * sec / wall:.0f} % | "

@@ -172,7 +172,7 @@ def test_dask_image_is_read_lazily(make_napari_viewer, qtbot):
     assert sum(counting.reads.values()) < 30 * 3
 
 
-def test_bad_input_gives_notifications_not_tracebacks(make_napari_viewer, qtbot, monkeypatch):
+def test_bad_input_gives_notifications_not_tracebacks(make_napari_viewer, qtbot, monkeypatch, tmp_path):
     import napari_sam2._napari.controller as controller_module
 
     messages = []
@@ -192,6 +192,9 @@ def test_bad_input_gives_notifications_not_tracebacks(make_napari_viewer, qtbot,
     controller.sync_prompts()
     assert "has 2 dimensions but image 'stack' has 3" in messages[-1]
 
+    (tmp_path / "file.txt").write_text("not a zarr store")
+    assert widget.controller.start(image, feature_cache=tmp_path / "file.txt") is None
+    assert "feature cache" in messages[-1]
     widget.controller.start(image, model="no-such-model")
     qtbot.waitUntil(lambda: controller.worker is None, timeout=10_000)
     assert "loading the model failed" in messages[-1] and "unknown model" in messages[-1]
@@ -218,20 +221,27 @@ def test_removing_the_output_layer_during_a_run_stops_safely(make_napari_viewer,
     assert controller.session is None and len(tracker.calls) < 30
 
 
-def test_start_loads_a_model_folder_in_the_background(make_napari_viewer, tiny_model_dir, stack, qtbot):
+def test_start_loads_a_model_folder_in_the_background(make_napari_viewer, tiny_model_dir, stack, qtbot,
+                                                           tmp_path):
     viewer = make_napari_viewer()
     widget, image = open_widget(viewer, stack)
+    assert widget.model_combo.currentText() == "auto"  # the preset chooses unless told
     widget.model_combo.setCurrentText(str(tiny_model_dir))
     widget.preset_combo.setCurrentText("fast")
+    widget.precision_combo.setCurrentText("fp32")
+    widget.cache_edit.setText(str(tmp_path / "features.zarr"))
     worker = widget.start()
     wait(qtbot, worker, widget.controller)
     controller = widget.controller
     assert controller.session is not None and "ready" in widget.status.text()
-    assert type(controller.session.tracker.model).__name__ == "Sam2VideoModel"
+    tracker = controller.session.tracker
+    assert type(tracker.model).__name__ == "Sam2VideoModel" and not tracker.autocast_bf16
     click(controller, [2, 30, 40])
     wait(qtbot, controller=controller)
     assert controller.session.objects[1].anchor == 2
     assert widget.table.rowCount() == 1
+    assert tracker.feature_cache.disk is not None and (tmp_path / "features.zarr").is_dir()
+    assert len(list(tracker.feature_cache.disk.root.group_keys())) >= 1  # frame 2's features, on disk
 
 
 def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, stack, qtbot, tmp_path):

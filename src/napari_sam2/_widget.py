@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._napari.controller import Sam2Controller
-from .core.models import PRESETS, REGISTRY
+from .core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
   click       add a point (points layer in add mode)
@@ -61,9 +61,11 @@ class Sam2Widget(QWidget):
         self.channels_edit.setPlaceholderText("0  (or 0,1,2 as RGB; multichannel only)")
         self.model_combo = QComboBox()
         self.model_combo.setEditable(True)
-        self.model_combo.addItems([*REGISTRY, "random:tiny"])
-        self.model_combo.setToolTip("a registry name (downloaded on first use), a save_pretrained "
-                                    "folder, or random:tiny (random weights, for trying things out)")
+        self.model_combo.addItems([AUTO, *REGISTRY, "random:tiny"])
+        self.model_combo.setToolTip("auto: the speed preset chooses (fast: EdgeTAM where it can run, "
+                                    "else sam2.1-tiny); a registry name (downloaded on first use), a "
+                                    "save_pretrained folder, or random:tiny (random weights, for "
+                                    "trying things out)")
         self.browse_button = QPushButton("Folder…")
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, 1)
@@ -76,6 +78,14 @@ class Sam2Widget(QWidget):
             self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
                                           Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setCurrentText("accurate")
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip("auto: bf16 where the hardware computes it (CUDA, recent "
+                                        "x86 CPUs), else fp32; fp32 / bf16 force one")
+        self.cache_edit = QLineEdit()
+        self.cache_edit.setPlaceholderText("in memory only  (or a features.zarr folder on disk)")
+        self.cache_edit.setToolTip("keep every frame's image features in this zarr store: later "
+                                   "sessions on the same stack and model skip the image encoder")
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("in memory  (or a new labels.zarr folder on disk)")
         self.output_edit.setToolTip("for stacks larger than memory: labels written to a zarr "
@@ -88,6 +98,8 @@ class Sam2Widget(QWidget):
         form.addRow("Model", model_row)
         form.addRow("Device", self.device_combo)
         form.addRow("Speed", self.preset_combo)
+        form.addRow("Precision", self.precision_combo)
+        form.addRow("Feature cache", self.cache_edit)
         form.addRow("Output", self.output_edit)
 
         self.new_button = QPushButton("New object (N)")
@@ -226,7 +238,9 @@ class Sam2Widget(QWidget):
         return self.controller.start(self.selected_image(), self.model_combo.currentText(),
                                      self.device_combo.currentText(), axis=self.axis_combo.currentData(),
                                      channels=channels, output=self.output_edit.text().strip() or None,
-                                     preset=self.preset_combo.currentText())
+                                     preset=self.preset_combo.currentText(),
+                                     precision=self.precision_combo.currentText(),
+                                     feature_cache=self.cache_edit.text().strip() or None)
 
     def propagate(self):
         """Propagate in the chosen direction (returns the worker)."""

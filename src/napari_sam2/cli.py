@@ -109,11 +109,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         "default: T, else Z, from the file's axis names, else 0")
     parser.add_argument("--channel-axis", help="channel axis of 4D data: number or letter (c)")
     parser.add_argument("--channels", help="channel(s) to use: I, or I,J[,K] as RGB (default 0)")
-    parser.add_argument("--model", default="sam2.1-tiny",
-                        help="model name (see `napari-sam2 models`) or a save_pretrained folder")
+    parser.add_argument("--model", default="auto",
+                        help="model name (see `napari-sam2 models`) or a save_pretrained folder; "
+                        "auto (default): EdgeTAM for --preset fast when it can run here (timm "
+                        "installed, weights cached or downloadable), else sam2.1-tiny")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--preset", default="accurate", choices=("fast", "balanced", "accurate"),
-                        help="fast: 512 px, 4 memory frames; balanced: 768 px, 6; accurate: 1024 px, 7 "
+                        help="fast: 512 px, 4 memory frames (and EdgeTAM with --model auto); "
+                        "balanced: 768 px, 6; accurate: 1024 px, 7 "
                         "(SAM2 as trained, default)")
     parser.add_argument("--compile", action="store_true",
                         help="compile the image encoder with torch.compile: later frames faster "
@@ -147,7 +150,7 @@ def _segment(args) -> int:
 
 
 def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
-                 model="sam2.1-tiny", device="auto", direction="both", overwrite=False,
+                 model="auto", device="auto", direction="both", overwrite=False,
                  progress=True, preset="accurate", feature_cache=None, compile=False,
                  precision="auto") -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.

@@ -80,6 +80,17 @@ def test_random_models_are_labelled():
         load_model("random:huge", device="cpu")
 
 
+def test_random_edgetam_without_timm_says_what_to_install(monkeypatch):
+    from napari_sam2.core import random_model
+
+    def no_timm():
+        raise ModuleNotFoundError("No module named 'timm'")
+
+    monkeypatch.setattr(random_model, "edgetam_config", no_timm)
+    with pytest.raises(InputError, match="random:edgetam needs a package that is not installed.*timm"):
+        load_model("random:edgetam", device="cpu", preset="fast")
+
+
 def test_presets_shrink_the_input_and_the_memory(tmp_path):
     from napari_sam2.core.frames import FrameSource
     from napari_sam2.core.random_model import save_random_model, tiny_config
@@ -102,6 +113,29 @@ def test_presets_shrink_the_input_and_the_memory(tmp_path):
         load_model(folder, device="cpu", preset="turbo")
     assert load_model(tmp_path / "m1024", device="cpu", preset="fast").image_size == 512
     assert load_model("random:tiny", device="cpu", preset="fast").image_size == 128  # never upscaled
+
+
+def test_auto_lets_the_preset_choose_the_model(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    assert models.choose_model("demo", "fast") == "demo"  # a named model is kept
+    assert models.choose_model(tmp_path, "fast") == tmp_path
+    for preset in ("accurate", "balanced"):
+        assert models.choose_model("auto", preset, offline=False) == "sam2.1-tiny"
+    # fast: EdgeTAM when its package imports and its weights are cached or may be downloaded
+    monkeypatch.setitem(models.EXTRA_PACKAGES, "edgetam", "json")
+    assert models.choose_model("auto", "fast", offline=False) == "edgetam"
+    assert models.choose_model("auto", "fast", offline=True) == "sam2.1-tiny"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert models.choose_model("auto", "fast") == "sam2.1-tiny"
+    monkeypatch.setattr(models, "cached_models", lambda: {"edgetam": True})
+    assert models.choose_model("auto", "fast") == "edgetam"
+    monkeypatch.setitem(models.EXTRA_PACKAGES, "edgetam", "no_such_package_for_edgetam")
+    assert models.choose_model("auto", "fast", offline=False) == "sam2.1-tiny"
+    with pytest.raises(InputError, match="unknown preset 'turbo'"):
+        models.choose_model("auto", "turbo")
 
 
 def test_compiled_encoder_gives_the_same_features(tiny_model_dir):

@@ -155,6 +155,26 @@ def test_edgetam_class_runs_through_the_same_adapter(tmp_path):
     assert session.add_points(1, 5, [[20, 20]], [0]).frame == 5  # a correction
 
 
+def test_edgetam_runs_at_the_fast_preset_size(tmp_path):
+    """EdgeTAM's perceiver keeps its 16 x 16 latent grid when the fast preset halves the input."""
+    from transformers import EdgeTamVideoModel
+
+    from napari_sam2.core.models import load_model
+    from napari_sam2.core.random_model import tiny_edgetam_config
+
+    config = tiny_edgetam_config(1024)
+    config.perceiver_resampler_num_latents_2d = 256  # as EdgeTAM: 16 x 16 latents at 1024 px
+    config.memory_attention_rope_k_sizes = [16, 16]
+    EdgeTamVideoModel(config).save_pretrained(tmp_path / "edgetam")
+    loaded = load_model(tmp_path / "edgetam", device="cpu", preset="fast")
+    assert (loaded.image_size, loaded.model.num_maskmem) == (512, 4)
+    session = Session(FrameSource(stack(6)), TransformersTracker(loaded))
+    session.add_points(1, 0, [[30, 40]])
+    results = list(session.propagate("forward"))
+    assert [r.frame for r in results] == [1, 2, 3, 4, 5]
+    assert all(r.masks.shape == (1, *session.source.frame_shape) for r in results)
+
+
 def test_prefetch_encodes_ahead_so_a_click_skips_the_encoder(tiny_model):
     session = Session(FrameSource(stack(5)), TransformersTracker(tiny_model))
     calls = []

@@ -53,6 +53,7 @@ class Sam2Controller:
         self.positive = True
         self.worker = None
         self._synced: dict = {}
+        self._features = None  # the FeatureCache of the next model load
         self._dirty = False
         self._history: ExitStack | None = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -67,15 +68,18 @@ class Sam2Controller:
             signal.disconnect()
 
     # ------------------------------------------------------------- set-up
-    def start(self, image_layer, model="sam2.1-tiny", device="auto", axis=None, channel_axis=None,
-              channels=None, tracker=None, output=None, preset="accurate"):
+    def start(self, image_layer, model="auto", device="auto", axis=None, channel_axis=None,
+              channels=None, tracker=None, output=None, preset="accurate", precision="auto",
+              feature_cache=None):
         """Check the image, create the prompt and label layers, load the model in the background.
 
         Parameters
         ----------
         image_layer : napari.layers.Image
         model : str
-            Registry name, ``save_pretrained`` folder or ``random:tiny``.
+            ``auto`` (the preset chooses: EdgeTAM for ``fast`` where it can run,
+            else SAM2.1-tiny), a registry name, a ``save_pretrained`` folder or
+            ``random:tiny``.
         device : str
             ``auto``, ``cpu``, ``cuda`` or ``mps``.
         axis, channel_axis, channels
@@ -87,6 +91,11 @@ class Sam2Controller:
         output : str or Path, optional
             A new ``.zarr`` folder to hold the labels on disk, written frame by
             frame (for stacks larger than memory). Default: labels in memory.
+        precision : {"auto", "fp32", "bf16"}
+            See :func:`~napari_sam2.core.models.load_model`.
+        feature_cache : str or Path, optional
+            A zarr store that keeps image features on disk across sessions
+            (created if missing). Default: in memory only.
 
         Returns
         -------
@@ -94,6 +103,7 @@ class Sam2Controller:
         """
         from napari.qt.threading import create_worker
 
+        from ..core.feature_cache import FeatureCache
         from ..core.models import load_model
 
         if image_layer is None:
@@ -102,6 +112,11 @@ class Sam2Controller:
         try:
             axes = guess_axes(image_layer, axis, channel_axis)
             source = FrameSource(image_data(image_layer), axes.axis, axes.channel_axis, channels)
+        except InputError as err:
+            _notify(str(err))
+            return None
+        try:
+            self._features = FeatureCache(folder=feature_cache) if feature_cache else None
         except InputError as err:
             _notify(str(err))
             return None
@@ -117,7 +132,8 @@ class Sam2Controller:
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
             return None
-        worker = create_worker(load_model, model, device, preset=preset, _start_thread=False,
+        worker = create_worker(load_model, model, device, preset=preset, precision=precision,
+                               _start_thread=False,
                                _ignore_errors=True, _progress={"desc": f"Loading {model}"})
         worker.returned.connect(self._on_model_loaded)
         self._run(worker, "loading the model")
@@ -148,7 +164,7 @@ class Sam2Controller:
     def _on_model_loaded(self, loaded) -> None:
         from ..core.tracker import TransformersTracker
 
-        self._on_tracker(TransformersTracker(loaded),
+        self._on_tracker(TransformersTracker(loaded, feature_cache=self._features),
                          f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
                          f"{' (bf16)' if loaded.bf16 else ''}")
 

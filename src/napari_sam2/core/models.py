@@ -14,7 +14,8 @@ from pathlib import Path
 from .frames import InputError
 
 __all__ = [
-    "ModelSpec", "REGISTRY", "PRESETS", "ModelNotAvailable", "resolve_model", "load_model", "pick_device",
+    "ModelSpec", "REGISTRY", "PRESETS", "AUTO", "ModelNotAvailable", "resolve_model", "choose_model",
+    "load_model", "pick_device",
 ]
 
 #: transformers model_type -> the video model class that runs it
@@ -59,22 +60,32 @@ REGISTRY: dict[str, ModelSpec] = {
     )
 }
 DEFAULT_MODEL = "sam2.1-tiny"
+#: the model name that lets the preset choose (see :func:`choose_model`)
+AUTO = "auto"
+#: packages a registry model needs beyond the core dependencies
+EXTRA_PACKAGES = {"edgetam": "timm"}
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A speed/accuracy trade-off: model input size and number of mask memories."""
+    """A speed/accuracy trade-off: model input size, number of mask memories, preferred model.
+
+    ``model`` is what the model name ``"auto"`` loads when it can run here
+    (see :func:`choose_model`); otherwise ``"auto"`` loads ``DEFAULT_MODEL``.
+    """
 
     name: str
     image_size: int
     memory_frames: int
     description: str
+    model: str = DEFAULT_MODEL
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("fast", 512, 4, "512 px input, 4 memory frames: several times faster on a CPU"),
+        Preset("fast", 512, 4, "512 px input, 4 memory frames, EdgeTAM where it can run (else "
+               "SAM2.1-tiny): several times faster on a CPU", model="edgetam"),
         Preset("balanced", 768, 6, "768 px input, 6 memory frames"),
         Preset("accurate", 1024, 7, "1024 px input, 7 memory frames: SAM2 as trained (default)"),
     )
@@ -251,7 +262,54 @@ def _use_bf16(precision: str, device: str) -> bool:
     return precision == "bf16"
 
 
-def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
+def choose_model(name_or_folder: str | Path = AUTO, preset: str = DEFAULT_PRESET,
+                 offline: bool | None = None) -> str | Path:
+    """The model to load: ``name_or_folder`` itself, or for ``"auto"`` the preset's choice.
+
+    ``"auto"`` stands for the preset's model (``fast``: EdgeTAM) when that can
+    run here: the packages it needs import, and its weights are cached or may
+    be downloaded. Otherwise, and for the other presets, ``DEFAULT_MODEL``
+    (SAM2.1-tiny).
+
+    Parameters
+    ----------
+    name_or_folder : str or Path
+        ``"auto"``, a registry name, a ``save_pretrained`` folder or ``random:...``.
+    preset : {"fast", "balanced", "accurate"}
+    offline : bool, optional
+        Do not count on downloading; default ``HF_HUB_OFFLINE``.
+
+    Returns
+    -------
+    str or Path
+        ``name_or_folder`` unchanged unless it is ``"auto"``.
+    """
+    if str(name_or_folder) != AUTO:
+        return name_or_folder
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+    preferred = PRESETS[preset].model
+    return preferred if _can_run(preferred, offline) else DEFAULT_MODEL
+
+
+def _can_run(name: str, offline: bool | None) -> bool:
+    """Whether registry model ``name`` has its packages and (cached or downloadable) weights."""
+    import importlib
+
+    package = EXTRA_PACKAGES.get(name)
+    if package is not None:
+        try:
+            importlib.import_module(package)
+        except Exception:  # missing, or broken (timm needs a torchvision matching torch)
+            return False
+    if offline is None:
+        from huggingface_hub.constants import HF_HUB_OFFLINE
+
+        offline = bool(HF_HUB_OFFLINE)
+    return not offline or cached_models().get(name, False)
+
+
+def load_model(name_or_folder: str | Path = AUTO, device: str = "auto",
                offline: bool | None = None, preset: str = DEFAULT_PRESET,
                compile: bool = False, precision: str = "auto") -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
@@ -259,7 +317,8 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
     Parameters
     ----------
     name_or_folder : str or Path
-        Registry name or a ``save_pretrained`` folder.
+        Registry name, a ``save_pretrained`` folder, ``random:...``, or
+        ``"auto"``: the preset's model (see :func:`choose_model`).
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     offline : bool, optional
@@ -278,7 +337,7 @@ def load_model(name_or_folder: str | Path = DEFAULT_MODEL, device: str = "auto",
     LoadedModel
     """
     bf16 = _use_bf16(precision, pick_device(device))
-    loaded = _load(name_or_folder, device, offline, preset)
+    loaded = _load(choose_model(name_or_folder, preset, offline), device, offline, preset)
     loaded.bf16 = bf16
     if compile:
         compile_encoder(loaded.model)
@@ -333,24 +392,33 @@ def _load(name_or_folder, device, offline, preset) -> LoadedModel:
 
 
 def _random_model(name: str, device: str, preset: Preset) -> LoadedModel:
-    """``random:tiny`` or ``random:sam2.1-tiny``: real classes, random weights (for tests)."""
+    """``random:tiny``, ``random:sam2.1-tiny`` or ``random:edgetam``: real classes, random weights.
+
+    For tests and benchmarks: their speed and memory are those of the real
+    architecture, their masks meaningless. ``random:edgetam`` needs timm.
+    """
     import warnings
 
     import torch
-    from transformers import Sam2VideoModel
+    import transformers
 
     from .geometry import IMAGENET_MEAN, IMAGENET_STD
-    from .random_model import sam2_tiny_config, tiny_config
+    from .random_model import edgetam_config, sam2_tiny_config, tiny_config
 
-    configs = {"random:tiny": tiny_config, "random:sam2.1-tiny": sam2_tiny_config}
+    configs = {"random:tiny": tiny_config, "random:sam2.1-tiny": sam2_tiny_config,
+               "random:edgetam": edgetam_config}
     if name not in configs:
         raise InputError(f"unknown random model {name!r}: use {' or '.join(configs)}")
     warnings.warn(f"{name} has random weights: its masks are meaningless", stacklevel=3)
-    config = configs[name]()
-    if preset.image_size < config.image_size:
-        _resize_config(config, preset.image_size)
-    torch.manual_seed(0)
-    model = Sam2VideoModel(config).to(device).eval()
+    try:
+        config = configs[name]()
+        if preset.image_size < config.image_size:
+            _resize_config(config, preset.image_size)
+        torch.manual_seed(0)
+        model = getattr(transformers, VIDEO_CLASSES[config.model_type])(config).to(device).eval()
+    except ImportError as err:
+        raise InputError(f"{name} needs a package that is not installed: {err} "
+                         "(EdgeTAM needs `pip install timm`)") from None
     _apply_memory_frames(model, preset.memory_frames)
     return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD,
                        preset.name)

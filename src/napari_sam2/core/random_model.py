@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["tiny_config", "tiny_edgetam_config", "sam2_tiny_config", "save_random_model"]
+__all__ = ["tiny_config", "tiny_edgetam_config", "sam2_tiny_config", "edgetam_config", "save_random_model"]
 
 
 def tiny_config(image_size: int = 128):
@@ -74,6 +74,19 @@ def sam2_tiny_config():
     from transformers import Sam2VideoConfig
 
     return Sam2VideoConfig()
+
+
+def edgetam_config():
+    """The EdgeTAM architecture at 1024 px: timm's RepViT-M1 encoder, the 2D perceiver memory.
+
+    Needs ``timm`` (and a torchvision built for the installed torch). The
+    encoder is built from timm's architecture definition, no download.
+    """
+    from transformers import EdgeTamVideoConfig, EdgeTamVisionConfig
+
+    backbone = {"model_type": "timm_wrapper", "architecture": "repvit_m1.dist_in1k",
+                "model_args": {"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]}}
+    return EdgeTamVideoConfig(vision_config=EdgeTamVisionConfig(backbone_config=backbone).to_dict())
 
 
 def save_random_model(folder: str | Path, config=None, seed: int = 0) -> Path:
