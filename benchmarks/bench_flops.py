@@ -133,6 +133,7 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = load_model(args.model, "cpu", preset=args.preset, precision=args.precision)
+    loaded.model.requires_grad_(False)  # the FLOP counter's module tracker hooks parameters that need grad
     n_frames = args.warm + args.timed + 2
     with tempfile.TemporaryDirectory() as tmp:
         write_stack(Path(tmp) / "stack.zarr", n_frames, args.size, n_cells=4)

@@ -38,15 +38,16 @@ class FeatureCache:
     Parameters
     ----------
     max_bytes : int
-        Memory budget for features (default 256 MiB: about 15 frames at 1024 px,
-        60 at 512 px). It is a fixed bound, so memory stays flat on long stacks.
+        Memory budget for features (default 128 MiB: 15 frames at 1024 px and
+        61 at 512 px in bf16, half as many in fp32). It is a fixed bound, so
+        memory stays flat on long stacks; give ``folder`` to keep every frame.
     folder : str or Path, optional
         Also keep features on disk in this zarr store (fp16, or bf16 when the
         model runs in bf16), one entry per frame. Reused across sessions and
         runs of the same model and data.
     """
 
-    def __init__(self, max_bytes: int = 256 << 20, folder: str | Path | None = None):
+    def __init__(self, max_bytes: int = 128 << 20, folder: str | Path | None = None):
         self.max_bytes = int(max_bytes)
         self.disk = ZarrFeatureStore(folder) if folder is not None else None
         self._memory: OrderedDict[str, list] = OrderedDict()

@@ -82,11 +82,11 @@ def edgetam_config():
     Needs ``timm`` (and a torchvision built for the installed torch). The
     encoder is built from timm's architecture definition, no download.
     """
-    from transformers import EdgeTamVideoConfig, EdgeTamVisionConfig
+    from transformers import EdgeTamVideoConfig, EdgeTamVisionConfig, TimmWrapperConfig
 
-    backbone = {"model_type": "timm_wrapper", "architecture": "repvit_m1.dist_in1k",
-                "model_args": {"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]}}
-    return EdgeTamVideoConfig(vision_config=EdgeTamVisionConfig(backbone_config=backbone).to_dict())
+    backbone = TimmWrapperConfig(architecture="repvit_m1.dist_in1k", do_pooling=False, model_args={
+        "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
+    return EdgeTamVideoConfig(vision_config=EdgeTamVisionConfig(backbone_config=backbone))
 
 
 def save_random_model(folder: str | Path, config=None, seed: int = 0) -> Path:

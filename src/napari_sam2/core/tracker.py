@@ -126,7 +126,7 @@ class TransformersTracker:
         Run under bf16 autocast; default: the model's ``bf16`` (see the
         ``precision`` of :func:`~napari_sam2.core.models.load_model`).
     feature_cache : FeatureCache, optional
-        Where image features are kept between passes (default: 256 MiB in
+        Where image features are kept between passes (default: 128 MiB in
         memory). Re-clicking a frame, or propagating again over frames already
         encoded, does not re-run the image encoder.
     """
