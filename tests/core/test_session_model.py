@@ -87,7 +87,7 @@ def test_memory_stays_bounded_on_a_long_stack(tiny_model):
     assert sizes[59] == sizes[25]
 
 
-def test_free_heap_goes_back_to_the_system_every_few_frames(tiny_model, monkeypatch):
+def test_free_heap_goes_back_to_the_system_as_frames_run(tiny_model, monkeypatch):
     from napari_sam2.core import tracker as tracker_module
 
     assert tracker_module.release_free_heap() is True  # glibc here: malloc_trim runs
@@ -97,7 +97,7 @@ def test_free_heap_goes_back_to_the_system_every_few_frames(tiny_model, monkeypa
                       TransformersTracker(tiny_model))
     session.add_points(1, 0, [[20, 20]])  # frame run 1
     assert sum(1 for _ in session.propagate("forward")) == 2 * tracker_module.TRIM_EVERY
-    assert len(calls) == 2
+    assert len(calls) == (2 * tracker_module.TRIM_EVERY + 1) // tracker_module.TRIM_EVERY  # 3 frames run
 
 
 def _state_bytes(tracker):
