@@ -82,7 +82,7 @@ def main(argv=None) -> int:
                      cache.hits - hits, cache.misses - misses))
 
     first = rows[0][1]
-    where = f"on disk in {args.folder}" if args.folder else "in memory (256 MiB)"
+    where = f"on disk in {args.folder}" if args.folder else f"in memory ({cache.max_bytes >> 20} MiB)"
     print(f"SAM2.1 Hiera-tiny (random weights), preset {args.preset} ({loaded.image_size} px, "
           f"{loaded.model.num_maskmem} memories); {args.frames} frames of {args.size}^2 uint16; "
           f"feature cache {where}; {args.threads} torch threads on {_cpu_name()}\n")
