@@ -21,12 +21,10 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
-
-def _memory_mb() -> tuple[int, int]:
-    with open("/proc/self/status") as status:
-        fields = dict(line.split(":", 1) for line in status)
-    return tuple(int(fields[k].split()[0]) // 1024 for k in ("VmRSS", "VmHWM"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import _cpu_seconds, _rss_now_mb, _vm_hwm_mb  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -55,13 +53,13 @@ def main(argv=None) -> int:
     stack = (np.random.default_rng(0).random((args.frames, 1024, 1024)) * 1000).astype(np.uint16)
     session = Session(FrameSource(stack), tracker.TransformersTracker(loaded))
     session.add_points(1, 0, [[500, 500]], [1])
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     for _ in session.propagate("forward"):
         pass
     n = args.frames - 1
-    rss, peak = _memory_mb()
     print(f"{args.size} px, trim every {tracker.TRIM_EVERY}: {(time.perf_counter() - wall) / n:.3f} s/frame, "
-          f"{(time.process_time() - cpu) / n:.3f} CPU s/frame, RSS {rss} MB, peak RSS {peak} MB")
+          f"{(_cpu_seconds() - cpu) / n:.3f} CPU s/frame, RSS {_rss_now_mb():.0f} MB, "
+          f"peak RSS {_vm_hwm_mb():.0f} MB")
     return 0
 
 

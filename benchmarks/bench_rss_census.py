@@ -21,11 +21,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-
-def _rss_mb() -> int:
-    with open("/proc/self/status") as status:
-        fields = dict(line.split(":", 1) for line in status)
-    return int(fields["VmRSS"].split()[0]) // 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import _rss_now_mb  # noqa: E402
 
 
 def _live_tensors() -> tuple[int, int]:
@@ -73,7 +70,7 @@ def main(argv=None) -> int:
             if (i + 1) % args.every == 0:
                 count, mb = _live_tensors()
                 entries = sum(len(v) for v in outputs.values())
-                print(f"| {result.frame} | {_rss_mb()} | {count} | {mb} | {len(gc.get_objects())} | "
+                print(f"| {result.frame} | {_rss_now_mb():.0f} | {count} | {mb} | {len(gc.get_objects())} | "
                       f"{entries} |", flush=True)
     return 0
 

@@ -10,6 +10,7 @@ through ``controller.session``, which can be used from the console as well.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from functools import partial
 
 import numpy as np
 from psygnal import Signal
@@ -53,7 +54,6 @@ class Sam2Controller:
         self.positive = True
         self.worker = None
         self._synced: dict = {}
-        self._features = None  # the FeatureCache of the next model load
         self._dirty = False
         self._history: ExitStack | None = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -116,7 +116,7 @@ class Sam2Controller:
             _notify(str(err))
             return None
         try:
-            self._features = FeatureCache(folder=feature_cache) if feature_cache else None
+            features = FeatureCache(folder=feature_cache) if feature_cache else None
         except InputError as err:
             _notify(str(err))
             return None
@@ -135,7 +135,7 @@ class Sam2Controller:
         worker = create_worker(load_model, model, device, preset=preset, precision=precision,
                                _start_thread=False,
                                _ignore_errors=True, _progress={"desc": f"Loading {model}"})
-        worker.returned.connect(self._on_model_loaded)
+        worker.returned.connect(partial(self._on_model_loaded, features=features))
         self._run(worker, "loading the model")
         return worker
 
@@ -161,10 +161,10 @@ class Sam2Controller:
             layer.events.data.connect(self._on_prompt_layer_changed)
             layer.events.features.connect(self._on_prompt_layer_changed)
 
-    def _on_model_loaded(self, loaded) -> None:
+    def _on_model_loaded(self, loaded, features=None) -> None:
         from ..core.tracker import TransformersTracker
 
-        self._on_tracker(TransformersTracker(loaded, feature_cache=self._features),
+        self._on_tracker(TransformersTracker(loaded, feature_cache=features),
                          f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
                          f"{' (bf16)' if loaded.bf16 else ''}")
 

@@ -286,9 +286,7 @@ def choose_model(name_or_folder: str | Path = AUTO, preset: str = DEFAULT_PRESET
     """
     if str(name_or_folder) != AUTO:
         return name_or_folder
-    if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-    preferred = PRESETS[preset].model
+    preferred = _preset(preset).model
     return preferred if _can_run(preferred, offline) else DEFAULT_MODEL
 
 
@@ -359,10 +357,19 @@ def compile_encoder(model) -> None:
     model.vision_encoder = torch.compile(model.vision_encoder, dynamic=False)
 
 
+def _preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def _missing_package(what: str, err: ImportError) -> InputError:
+    return InputError(f"{what} needs a package that is not installed: {err} "
+                      "(EdgeTAM needs `pip install timm`)")
+
+
 def _load(name_or_folder, device, offline, preset) -> LoadedModel:
-    if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-    chosen = PRESETS[preset]
+    chosen = _preset(preset)
     device = pick_device(device)
     import torch
     import transformers
@@ -380,8 +387,7 @@ def _load(name_or_folder, device, offline, preset) -> LoadedModel:
         model = model_class.from_pretrained(folder, config=config, use_safetensors=True,
                                             dtype=torch.float32)
     except ImportError as err:
-        raise InputError(f"the model in {folder} needs a package that is not installed: {err} "
-                         "(EdgeTAM needs `pip install timm`)") from None
+        raise _missing_package(f"the model in {folder}", err) from None
     except (OSError, ValueError, RuntimeError) as err:
         raise InputError(f"could not load the model in {folder}: {err}") from None
     model = model.to(device).eval()
@@ -417,8 +423,7 @@ def _random_model(name: str, device: str, preset: Preset) -> LoadedModel:
         torch.manual_seed(0)
         model = getattr(transformers, VIDEO_CLASSES[config.model_type])(config).to(device).eval()
     except ImportError as err:
-        raise InputError(f"{name} needs a package that is not installed: {err} "
-                         "(EdgeTAM needs `pip install timm`)") from None
+        raise _missing_package(name, err) from None
     _apply_memory_frames(model, preset.memory_frames)
     return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD,
                        preset.name)
