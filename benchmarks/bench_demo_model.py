@@ -2,7 +2,7 @@
 
 Everything runs through the inference path users get: :class:`Session` on a
 :class:`FrameSource` (percentile normalisation, resize to the model's input,
-presence and overlap rules); see :mod:`napari_sam2.core.finetune_eval`.
+presence and overlap rules); see :mod:`napari_sam2.training.heldout`.
 
 Synthetic (gated): ``--stacks`` time-lapses from the demo's generator,
 ``synthetic_timelapse(30, (256, 256), 6, seed, divisions=False)`` with seeds
@@ -47,9 +47,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def synthetic(loaded, n_stacks: int, frames: int) -> dict:
-    from napari_sam2.core.finetune_eval import prompt_ious, propagation_scores
     from napari_sam2.core.frames import FrameSource
     from napari_sam2.core.synthetic import synthetic_timelapse
+    from napari_sam2.training.heldout import prompt_ious, propagation_scores
 
     clicks, boxes, jfs, absent, empty = [], [], [], 0, 0
     for i in range(n_stacks):
@@ -70,7 +70,7 @@ def synthetic(loaded, n_stacks: int, frames: int) -> dict:
 
 def real_clicks(loaded, image, labels, frames, max_objects: int, tile: int | None, rng) -> list[float]:
     """Click IoU per object on single frames; whole frames, or ``tile`` x ``tile`` crops."""
-    from napari_sam2.core.finetune_eval import prompt_ious
+    from napari_sam2.training.heldout import prompt_ious
 
     ious = []
     for frame in frames:

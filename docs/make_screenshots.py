@@ -17,7 +17,7 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from napari_sam2._widget import Sam2Widget
+from napari_sam2._qt.widget import Sam2Widget
 from napari_sam2.core.synthetic import synthetic_timelapse
 
 OUT = Path(__file__).parent / "images"

@@ -10,7 +10,7 @@ The widget holds no model state: everything it does is available as
 import napari
 import numpy as np
 
-from napari_sam2._widget import Sam2Widget
+from napari_sam2._qt.widget import Sam2Widget
 from napari_sam2.core.synthetic import synthetic_timelapse
 
 viewer = napari.current_viewer() or napari.Viewer()

@@ -13,7 +13,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A save_pretrained folder of a tiny random-weight Sam2VideoModel."""
-    from napari_sam2.core.random_model import save_random_model
+    from napari_sam2.core.models.random import save_random_model
 
     return save_random_model(tmp_path_factory.mktemp("models") / "tiny-sam2")
 

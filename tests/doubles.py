@@ -62,3 +62,10 @@ class DiskTracker:
 
     def forget(self, obj_id, frames):
         self.forgotten.append((obj_id, sorted(frames)))
+
+    def forget_object(self, obj_id):
+        self.anchor.pop(obj_id, None)
+        self.forgotten.append((obj_id, "all"))
+
+    def encode(self, frame):
+        self.source.frame(frame)

@@ -84,9 +84,9 @@ def test_wheel_ships_manifest(tmp_path):
         assert zf.read(info) == MANIFEST.read_bytes()
         entry_points = zf.read(f"napari_sam2-{wheel.name.split('-')[1]}.dist-info/entry_points.txt")
         assert b"napari.manifest" in entry_points
-        bundled = REPO / "src" / "napari_sam2" / "models" / "demo"
+        bundled = REPO / "src" / "napari_sam2" / "_weights" / "demo"
         for name in ("config.json", "model.safetensors"):  # the bundled demo model
-            assert zf.read(f"napari_sam2/models/demo/{name}") == (bundled / name).read_bytes()
+            assert zf.read(f"napari_sam2/_weights/demo/{name}") == (bundled / name).read_bytes()
 
     site = tmp_path / "site"
     install = subprocess.run(

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from napari_sam2.core import models
 from napari_sam2.core.frames import InputError
 from napari_sam2.core.models import REGISTRY, ModelNotAvailable, load_model, pick_device, resolve_model
+from napari_sam2.core.models import loading as models
 
 
 def test_registry_names_and_hub_ids():
@@ -52,7 +52,7 @@ def test_missing_weights_offline_says_what_to_fetch(tmp_path, monkeypatch):
         resolve_model("sam2.1-small", offline=True)
     message = str(err.value)
     assert "facebook/sam2.1-hiera-small" in message and str(tmp_path) in message
-    assert "config.json model.safetensors" in message and "--model ./sam2.1-small" in message
+    assert "config.json model.safetensors" in message and "pass model='./sam2.1-small'" in message
 
 
 def test_cache_listing_knows_nothing_is_cached_but_the_bundled_model(tmp_path, monkeypatch):
@@ -81,19 +81,20 @@ def test_random_models_are_labelled():
 
 
 def test_random_edgetam_without_timm_says_what_to_install(monkeypatch):
-    from napari_sam2.core import random_model
+    from napari_sam2.core.models import random as random_models
 
     def no_timm():
         raise ModuleNotFoundError("No module named 'timm'")
 
-    monkeypatch.setattr(random_model, "edgetam_config", no_timm)
+    monkeypatch.setitem(random_models.RANDOM_MODELS, "edgetam", no_timm)
     with pytest.raises(InputError, match="random:edgetam needs a package that is not installed.*timm"):
         load_model("random:edgetam", device="cpu", preset="fast")
 
 
 def test_presets_shrink_the_input_and_the_memory(tmp_path):
     from napari_sam2.core.frames import FrameSource
-    from napari_sam2.core.random_model import save_random_model, tiny_config
+    from napari_sam2.core.models.configs import tiny_config
+    from napari_sam2.core.models.random import save_random_model
     from napari_sam2.core.session import Session
     from napari_sam2.core.tracker import TransformersTracker
 
@@ -156,9 +157,9 @@ def test_precision_choice_and_bf16_tracking_on_cpu(tiny_model_dir, monkeypatch):
     import numpy as np
 
     from napari_sam2.core.frames import FrameSource
-    from napari_sam2.core.metrics import jaccard
     from napari_sam2.core.session import Session
     from napari_sam2.core.tracker import TransformersTracker
+    from napari_sam2.evaluation.metrics import jaccard
 
     assert load_model(tiny_model_dir, device="cpu", precision="fp32").bf16 is False
     monkeypatch.setattr(models, "native_bf16", lambda device: False)

@@ -7,7 +7,6 @@ import zarr
 
 from conftest import CountingArray
 from napari_sam2.core.frames import FrameSource, Normalization
-from napari_sam2.core.geometry import FrameGeometry
 from napari_sam2.core.session import Session
 from napari_sam2.core.tracker import TransformersTracker
 
@@ -39,37 +38,6 @@ def test_click_then_propagate_both_ways_on_lazy_zarr(tiny_model, tmp_path):
     assert set(counting.reads) == set(range(16))
     assert max(counting.reads.values()) <= 3
     assert sum(counting.reads.values()) <= 16 + 4 + 4
-
-
-def test_our_frame_loop_matches_transformers_own_propagation(tiny_model):
-    """Same model, prompts and inputs: our adapter reproduces HF's propagate (both fp32)."""
-    from transformers import Sam2VideoInferenceSession
-
-    data = stack(6)
-    source = FrameSource(data)
-    geometry = FrameGeometry(source.frame_shape, tiny_model.image_size)
-    session = Session(source, TransformersTracker(tiny_model, autocast_bf16=False))
-    first = session.add_points(1, 0, [[30, 40]])
-    ours = {0: session.tracker._session.output_dict_per_obj[0]["cond_frame_outputs"][0]["pred_masks"]}
-    results = list(session.propagate("forward"))
-    for r in results:
-        ours[r.frame] = session.tracker._session.output_dict_per_obj[0]["non_cond_frame_outputs"][
-            r.frame]["pred_masks"]
-
-    video = torch.stack([geometry.image_to_model(source.frame(i)) for i in range(6)])
-    hf = Sam2VideoInferenceSession(video=video, video_height=70, video_width=90, dtype=torch.float32)
-    idx = hf.obj_id_to_idx(1)
-    xy = torch.from_numpy(geometry.points_to_model([[30, 40]]))[None, None]
-    hf.add_point_inputs(idx, 0, {"point_coords": xy, "point_labels": torch.ones(1, 1, 1, dtype=torch.int32)})
-    hf.obj_with_new_inputs = [1]
-    model = tiny_model.model
-    with torch.inference_mode():
-        outputs = {0: model(hf, frame_idx=0).pred_masks}
-        for out in model.propagate_in_video_iterator(hf, start_frame_idx=0):
-            outputs[out.frame_idx] = out.pred_masks
-    for frame in range(6):
-        assert torch.allclose(ours[frame], outputs[frame], atol=1e-4), frame
-    assert first.masks.any() or not (outputs[0] > 0).any()
 
 
 def test_memory_stays_bounded_on_a_long_stack(tiny_model):
@@ -143,7 +111,7 @@ def test_edgetam_class_runs_through_the_same_adapter(tmp_path):
     from transformers import EdgeTamVideoModel
 
     from napari_sam2.core.models import load_model
-    from napari_sam2.core.random_model import tiny_edgetam_config
+    from napari_sam2.core.models.configs import tiny_edgetam_config
 
     EdgeTamVideoModel(tiny_edgetam_config()).save_pretrained(tmp_path / "edgetam")
     loaded = load_model(tmp_path / "edgetam", device="cpu")
@@ -160,7 +128,7 @@ def test_edgetam_runs_at_the_fast_preset_size(tmp_path):
     from transformers import EdgeTamVideoModel
 
     from napari_sam2.core.models import load_model
-    from napari_sam2.core.random_model import tiny_edgetam_config
+    from napari_sam2.core.models.configs import tiny_edgetam_config
 
     config = tiny_edgetam_config(1024)
     config.perceiver_resampler_num_latents_2d = 256  # as EdgeTAM: 16 x 16 latents at 1024 px

@@ -39,7 +39,7 @@ def test_zarr_sink_is_chunked_per_frame(tmp_path):
 def test_existing_output_is_never_clobbered(tmp_path):
     path = tmp_path / "labels.tif"
     tifffile.imwrite(path, np.ones((2, 4, 4), np.uint16))
-    with pytest.raises(InputError, match="already exists; choose another name or pass --overwrite"):
+    with pytest.raises(InputError, match="already exists; choose another name or pass overwrite=True"):
         open_label_sink(path, 2, (4, 4))
     assert tifffile.imread(path).sum() == 32
     assert not open_label_sink(path, 2, (4, 4), overwrite=True).array.any()

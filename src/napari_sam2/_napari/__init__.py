@@ -1,1 +1,4 @@
-"""napari layers <-> core objects (no Qt widgets here)."""
+"""napari layers <-> core objects, without Qt.
+
+Prompts from Points/Shapes layers, labels into a Labels layer, the object list, sample data.
+"""

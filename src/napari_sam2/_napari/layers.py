@@ -12,10 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.frames import InputError
+from ..core.errors import InputError
 from ..core.prompts import FramePrompt
+from ..core.sink import new_label_array
 
-__all__ = ["StackAxes", "guess_axes", "image_data", "prompts_from_layers", "LayerSink"]
+__all__ = ["StackAxes", "guess_axes", "image_data", "prompts_from_layers", "changed_prompts", "LayerSink",
+           "add_session_layers", "color_points", "label_masks", "remove_object_prompts"]
+
+POSITIVE_COLOR = np.array([0.2, 1.0, 0.2, 1.0])
+NEGATIVE_COLOR = np.array([1.0, 0.2, 0.8, 1.0])
 
 TIME_OR_Z = ("t", "time", "z", "plane", "slice", "frame")
 CHANNEL = ("c", "ch", "channel", "channels")
@@ -169,7 +174,8 @@ class LayerSink:
         self._pending: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def _index(self, frame: int) -> tuple:
+    def index(self, frame: int) -> tuple:
+        """The layer index of one frame's (row, col) plane."""
         index: list = [slice(None)] * self.layer.ndim
         index[self.axes.axis] = frame
         if self.axes.channel_axis is not None and not self.axes.rgb:
@@ -181,7 +187,7 @@ class LayerSink:
         with self._lock:
             if frame in self._pending:
                 return self._pending[frame]
-        return np.asarray(self.layer.data[self._index(frame)])
+        return np.asarray(self.layer.data[self.index(frame)])
 
     def write(self, frame: int, labels: np.ndarray) -> None:
         """Keep a frame for :meth:`apply` (any thread)."""
@@ -190,7 +196,7 @@ class LayerSink:
 
     def apply(self, frame: int, labels: np.ndarray) -> None:
         """Write a frame into the layer, recording undo history (GUI thread only)."""
-        index = self._index(frame)
+        index = self.index(frame)
         current = np.asarray(self.layer.data[index])
         rows, cols = np.nonzero(current != labels)
         if len(rows):
@@ -206,3 +212,101 @@ class LayerSink:
         with self._lock:
             if self._pending.get(frame) is labels:
                 del self._pending[frame]
+
+
+def changed_prompts(wanted: dict, synced: dict) -> list:
+    """``[(key, prompt or None), ...]`` turning the ``synced`` prompts into the ``wanted`` ones.
+
+    Keys are ``(object id, frame)``; None removes the prompt of that key.
+    """
+    return [(key, wanted.get(key)) for key in sorted(set(wanted) | set(synced))
+            if key not in synced or key not in wanted or not _same_prompt(wanted[key], synced[key])]
+
+
+def _same_prompt(a, b) -> bool:
+    return (np.array_equal(a.points, b.points) and np.array_equal(a.labels, b.labels)
+            and a.box == b.box)
+
+
+def add_session_layers(viewer, image, axes: StackAxes, frame_shape, obj_id: int = 1, output=None):
+    """Add the output Labels layer and the Points and Shapes prompt layers of a session over ``image``.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    image : napari.layers.Image
+    axes : StackAxes
+    frame_shape : (rows, cols)
+        Sizes the points.
+    obj_id : int
+        The object new prompts belong to.
+    output : str or Path, optional
+        A new ``.zarr`` store for the labels (else they stay in memory).
+
+    Returns
+    -------
+    labels, points, shapes : napari layers
+    """
+    shape = list(image.data[0].shape if image.multiscale else image.data.shape)[: image.ndim]
+    if axes.channel_axis is not None and not axes.rgb:
+        shape[axes.channel_axis] = 1
+    if output and not str(output).endswith(".zarr"):
+        raise InputError(f"the output {output} must be a .zarr folder")
+    labels = new_label_array(output or None, tuple(shape), spatial=axes.spatial)
+    common = dict(scale=image.scale, translate=image.translate, axis_labels=image.axis_labels)
+    name = image.name
+    labels_layer = viewer.add_labels(labels, name=f"{name} SAM2 labels", **common)
+    shapes = viewer.add_shapes(
+        ndim=image.ndim, name=f"{name} SAM2 boxes", face_color="transparent", edge_width=2,
+        features={"object_id": np.zeros(0, int)}, **common)
+    shapes.feature_defaults = {"object_id": obj_id}
+    points = viewer.add_points(
+        ndim=image.ndim, name=f"{name} SAM2 points", size=max(3.0, min(frame_shape) / 60),
+        features={"object_id": np.zeros(0, int), "positive": np.zeros(0, bool)}, **common)
+    points.feature_defaults = {"object_id": obj_id, "positive": True}
+    points.mode = "add"
+    return labels_layer, points, shapes
+
+
+def color_points(points_layer, labels_layer) -> None:
+    """Points filled green (positive) or pink (negative), ringed in their object's label colour."""
+    if points_layer is None or len(points_layer.data) == 0:
+        return
+    positive = points_layer.features["positive"].to_numpy().astype(bool)
+    with points_layer.events.face_color.blocker(), points_layer.events.border_color.blocker():
+        points_layer.face_color = np.where(positive[:, None], POSITIVE_COLOR, NEGATIVE_COLOR)
+        ids = points_layer.features["object_id"].to_numpy()
+        points_layer.border_color = np.array([labels_layer.get_color(int(i)) for i in ids])
+
+
+def label_masks(layer, labels_layer, image_layer, index) -> list[tuple[int, np.ndarray]]:
+    """``[(id, mask), ...]`` of a Labels layer's plane at ``index``, checked against the session's image.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels
+        Another tool's labels (e.g. Cellpose), the shape of the output labels or of the image.
+    labels_layer, image_layer : napari layers
+        The session's output labels and image.
+    index : tuple
+        The plane to read (:meth:`LayerSink.index`).
+    """
+    if tuple(layer.data.shape[: layer.ndim]) != tuple(labels_layer.data.shape) and (
+        layer.ndim != image_layer.ndim
+        or tuple(layer.data.shape) != tuple(image_data(image_layer).shape[: layer.ndim])
+    ):
+        raise InputError(f"labels layer '{layer.name}' has shape {layer.data.shape}, which does not "
+                         f"match the image '{image_layer.name}'")
+    plane = np.asarray(layer.data[index])
+    return [(int(i), plane == i) for i in np.unique(plane) if i != 0]
+
+
+def remove_object_prompts(layers, obj_id: int) -> None:
+    """Delete the points and shapes of one object from prompt layers (without data events)."""
+    for layer in layers:
+        ids = layer.features["object_id"].to_numpy()
+        drop = set(np.nonzero(ids == obj_id)[0].tolist())
+        if drop:
+            with layer.events.data.blocker():
+                layer.selected_data = drop
+                layer.remove_selected()

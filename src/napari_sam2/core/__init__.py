@@ -1,10 +1,11 @@
-"""Headless core: frames, prompts, model adapter, session, label sinks.
+"""The engine: frames, prompts, geometry, the model adapter (tracker), session, label sinks, models.
 
 Importing this package does not import torch or transformers; they load when
 a model is loaded or a frame is prepared for it.
 """
 
-from .frames import FrameSource, InputError, Normalization
+from .errors import InputError
+from .frames import FrameSource, Normalization
 from .imagefiles import ImageFolder, MaskFolder
 from .models import REGISTRY, ModelNotAvailable, load_model, resolve_model
 from .prompts import FramePrompt

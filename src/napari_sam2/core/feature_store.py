@@ -27,7 +27,7 @@ class ZarrFeatureStore:
     def __init__(self, path: str | Path):
         import zarr
 
-        from .frames import InputError
+        from .errors import InputError
 
         self.path = Path(path)
         try:

@@ -15,11 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["FrameSource", "Normalization", "InputError", "check_frame"]
-
-
-class InputError(ValueError):
-    """Bad user input: the message says what is wrong and what to do."""
 
 
 @dataclass(frozen=True)
@@ -105,14 +103,12 @@ class FrameSource:
             raise InputError(f"expected an array (numpy, dask or zarr), got {type(data).__name__}")
         expected = 3 if channel_axis is None else 4
         if ndim != expected:
-            hint = (
-                "pass channel_axis (--channel-axis) for multichannel data"
-                if ndim == 4 and channel_axis is None
-                else "give a stack of 2D frames: (plane, row, col), plus a channel axis if any"
-            )
-            raise InputError(
-                f"image has {ndim} dimensions {tuple(data.shape)}; expected {expected}: {hint}"
-            )
+            what = f"image has {ndim} dimensions {tuple(data.shape)}; expected {expected}"
+            if ndim == 4 and channel_axis is None:
+                raise InputError(f"{what}: for multichannel data name the channel axis",
+                                 fix=("channel_axis", None))
+            raise InputError(f"{what}: give a stack of 2D frames: (plane, row, col), plus a channel "
+                             "axis if any")
         self.axis = _check_axis(axis, ndim, "axis")
         self.channel_axis = None if channel_axis is None else _check_axis(
             channel_axis, ndim, "channel axis"

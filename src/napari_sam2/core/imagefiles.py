@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import InputError
+from .errors import InputError
 
 __all__ = ["ImageFolder", "MaskFolder", "read_mask", "write_mask", "davis_palette"]
 

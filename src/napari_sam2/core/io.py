@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import InputError
+from .errors import InputError
 
 __all__ = ["open_image", "default_axes"]
 

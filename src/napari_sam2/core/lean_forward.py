@@ -27,7 +27,7 @@ ROWS_PER_BLOCK = 16384  # tokens per MLP block: 12 MB of bf16 hidden layer for H
 
 def _rotate(x, cos, sin):
     """Rotary encoding as transformers computes it (float32, then back to ``x``'s type)."""
-    from transformers.models.sam2_video.modeling_sam2_video import rotate_pairwise
+    from ._hf_compat import rotate_pairwise
 
     x32 = x.float()
     return ((x32 * cos) + (rotate_pairwise(x32) * sin)).type_as(x)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import InputError
+from .errors import InputError
 from .prompts import FramePrompt
 
 __all__ = ["ObjectPrompts", "read_prompts"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frames import InputError
+from .errors import InputError
 
 __all__ = ["FramePrompt", "ModelPrompt", "check_prompt"]
 

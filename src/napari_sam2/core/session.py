@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .frames import FrameSource, InputError, check_frame
+from .errors import InputError
+from .frames import FrameSource, check_frame
 from .geometry import FrameGeometry
+from .models.registry import AUTO
 from .prompts import FramePrompt, check_prompt
 from .sink import LABEL_DTYPE, LabelSink
 from .tracker import ObjectStep, Tracker
@@ -35,9 +37,18 @@ from .tracker import ObjectStep, Tracker
 if TYPE_CHECKING:
     from .models import LoadedModel
 
-__all__ = ["Session", "FrameResult", "TrackedObject"]
+__all__ = ["Session", "FrameResult", "TrackedObject", "DIRECTIONS", "check_direction"]
 
 Direction = Literal["forward", "backward", "both"]
+#: the directions :meth:`Session.propagate` takes
+DIRECTIONS = ("both", "forward", "backward")
+
+
+def check_direction(direction: str) -> str:
+    """Return ``direction`` if :meth:`Session.propagate` takes it, else raise a clear error."""
+    if direction not in DIRECTIONS:
+        raise InputError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    return direction
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,7 +103,7 @@ class Session:
 
     Examples
     --------
-    >>> session = Session.from_array(stack, axis=0, model="sam2.1-tiny")  # doctest: +SKIP
+    >>> session = Session.from_array(stack, axis=0)  # doctest: +SKIP
     >>> result = session.add_points(1, frame=0, points=[[120, 88]], labels=[1])  # doctest: +SKIP
     >>> for result in session.propagate():  # doctest: +SKIP
     ...     print(result.frame, result.scores)
@@ -111,7 +122,7 @@ class Session:
 
     @classmethod
     def from_array(cls, data, axis: int = 0, channel_axis: int | None = None,
-                   channels=None, model: str | LoadedModel = "sam2.1-tiny", device: str = "auto",
+                   channels=None, model: str | LoadedModel = AUTO, device: str = "auto",
                    sink: LabelSink | None = None, normalization=None) -> Session:
         """Build a session from an array and a model name, folder or loaded model.
 
@@ -122,7 +133,9 @@ class Session:
         axis, channel_axis, channels, normalization
             See :class:`~.frames.FrameSource`.
         model : str or LoadedModel
-            Registry name, ``save_pretrained`` folder, or an already loaded model.
+            ``"auto"`` (the default of every entry point: see
+            :func:`~.models.choose_model`), a registry name, a ``save_pretrained``
+            folder, or an already loaded model.
         device : str
             ``"auto"``, ``"cpu"``, ``"cuda"``...
         sink : LabelSink, optional
@@ -158,15 +171,11 @@ class Session:
     def remove_object(self, obj_id: int) -> None:
         """Forget an object and its prompts (its labels stay until overwritten)."""
         if self.objects.pop(int(obj_id), None) is not None:
-            forget_object = getattr(self.tracker, "forget_object", None)
-            if forget_object is not None:
-                forget_object(int(obj_id))
+            self.tracker.forget_object(int(obj_id))
 
     def prefetch(self, frame: int) -> None:
-        """Encode ``frame`` ahead of a click (no-op for trackers without a cache)."""
-        encode = getattr(self.tracker, "encode", None)
-        if encode is not None:
-            encode(check_frame(frame, self.source.n_frames))
+        """Encode ``frame`` ahead of a click, so that the click is answered at once."""
+        self.tracker.encode(check_frame(frame, self.source.n_frames))
 
     # ----------------------------------------------------------------- prompts
     def add_points(self, obj_id: int, frame: int, points, labels=None,
@@ -281,8 +290,7 @@ class Session:
         FrameResult
             One per computed frame, written to the sink before it is yielded.
         """
-        if direction not in ("forward", "backward", "both"):
-            raise InputError(f"direction must be forward, backward or both, not {direction!r}")
+        check_direction(direction)
         active = self._prompted_objects()
         if direction in ("forward", "both"):
             yield from self._run(active, reverse=False)

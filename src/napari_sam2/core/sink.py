@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import InputError
+from .errors import InputError
 
-__all__ = ["LabelSink", "open_label_sink", "LABEL_DTYPE"]
+__all__ = ["LabelSink", "open_label_sink", "new_label_array", "LABEL_DTYPE"]
 
 LABEL_DTYPE = np.uint16
 
@@ -76,20 +76,53 @@ def open_label_sink(path: str | Path, n_frames: int, frame_shape: tuple[int, int
         raise InputError(f"output {path} must end in .zarr, .tif or .tiff")
     if path.exists():
         if not overwrite:
-            raise InputError(f"output {path} already exists; choose another name or pass --overwrite")
+            raise InputError(f"output {path} already exists; choose another name "
+                             "or {fix}", fix=("overwrite", True))
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shape = (n_frames, *frame_shape)
+    return LabelSink(new_label_array(path, shape))
+
+
+def new_label_array(path: str | Path | None, shape: tuple[int, ...],
+                    spatial: tuple[int, int] | None = None):
+    """An all-zero label array: in memory, a new zarr store, or a new TIFF (memory-mapped).
+
+    A zarr store is chunked one frame per chunk (whole frames along
+    ``spatial``, one index along every other axis); a TIFF is created full-size
+    and uncompressed, so both can be read while a run is still going.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``.zarr`` or ``.tif``/``.tiff``; None for a numpy array.
+    shape : tuple of int
+        The array's shape.
+    spatial : (int, int), optional
+        The row and column axes; default the last two.
+
+    Returns
+    -------
+    numpy array, zarr array or numpy memmap
+    """
+    if path is None:
+        return np.zeros(shape, LABEL_DTYPE)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".zarr", ".tif", ".tiff"):
+        raise InputError(f"output {path} must end in .zarr, .tif or .tiff")
+    if path.exists():
+        raise InputError(f"output {path} already exists; choose a new name (nothing is overwritten)")
     if not path.parent.exists():
         raise InputError(f"the folder {path.parent} for the output does not exist")
-    shape = (n_frames, *frame_shape)
+    spatial = spatial if spatial is not None else (len(shape) - 2, len(shape) - 1)
     if suffix == ".zarr":
         import zarr
 
-        array = zarr.open_array(
-            str(path), mode="w", shape=shape, chunks=(1, *frame_shape), dtype=LABEL_DTYPE,
-            fill_value=0,
-        )
-    else:
-        import tifffile
+        chunks = [1] * len(shape)
+        for dim in spatial:
+            chunks[dim] = shape[dim]
+        return zarr.open_array(str(path), mode="w-", shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
+                               fill_value=0)
+    import tifffile
 
-        array = tifffile.memmap(str(path), shape=shape, dtype=LABEL_DTYPE, photometric="minisblack")
-    return LabelSink(array)
+    return tifffile.memmap(str(path), shape=shape, dtype=LABEL_DTYPE, photometric="minisblack")

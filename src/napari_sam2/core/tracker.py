@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from . import _hf_compat as hf
 from .feature_cache import FeatureCache, TransformersFeatureCache
 from .geometry import FrameGeometry
 from .lean_forward import make_lean
@@ -71,6 +71,12 @@ class Tracker(Protocol):
 
     def forget(self, obj_id: int, frames: Iterable[int]) -> None:
         """Drop stored outputs (tracked or prompted) of ``obj_id`` on ``frames``."""
+
+    def forget_object(self, obj_id: int) -> None:
+        """Drop everything stored for ``obj_id``."""
+
+    def encode(self, frame: int) -> None:
+        """Prepare ``frame`` ahead of a prompt (e.g. run the image encoder); may do nothing."""
 
 
 class _LazyFrames(Mapping):
@@ -145,30 +151,15 @@ class TransformersTracker:
         self.mask_memory_frames = int(self.model.num_maskmem)  # a preset may lower it
         self.pointer_frames = int(config.max_object_pointers_in_encoder)
         # SAM2 batches the memory encoder over objects; EdgeTAM encodes inside each object's step
-        self._memory_per_object = "run_mem_encoder" in inspect.signature(
-            self.model._run_single_frame_inference
-        ).parameters
+        self._memory_per_object = hf.encodes_memory_per_object(self.model)
         self._session = None
         self._frames_run = 0
         self._lock = threading.Lock()  # one model call at a time (GUI prefetch vs. prompts)
 
     def attach(self, source: FrameSource) -> None:
         """Bind a frame source; starts a fresh inference state."""
-        import torch
-        import transformers
-
-        session_class = getattr(
-            transformers, type(self.model).__name__.replace("Model", "InferenceSession")
-        )
         geometry = FrameGeometry(source.frame_shape, self.image_size)
-        self._session = session_class(
-            video_height=source.frame_shape[0],
-            video_width=source.frame_shape[1],
-            inference_device=self.device,
-            inference_state_device=self.device,
-            video_storage_device="cpu",
-            dtype=torch.float32,
-        )
+        self._session = hf.new_inference_session(self.model, source.frame_shape, self.device)
         frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
         model_id = f"{type(self.model).__name__}:{self.loaded.name}:{self.image_size}"
@@ -191,19 +182,12 @@ class TransformersTracker:
         with self._lock, torch.inference_mode(), self._autocast():
             outs, encode = [], []
             for step in steps:
-                idx = sess.obj_id_to_idx(step.obj_id)
+                idx = hf.object_index(sess, step.obj_id)
                 out = self._run_object(idx, frame, step, reverse)
                 outs.append(out)
                 encode.append((idx, out, step.prompt is not None))
             if not self._memory_per_object:
-                model._batch_encode_memories(
-                    inference_session=sess,
-                    frame_idx=frame,
-                    objects_needing_memory_encoding=[idx for idx, _, _ in encode],
-                    high_res_masks_for_memory=[out["high_res_masks"] for _, out, _ in encode],
-                    object_score_logits_for_memory=[out["object_score_logits"] for _, out, _ in encode],
-                    is_mask_from_pts_per_obj=[prompted for _, _, prompted in encode],
-                )
+                hf.encode_memories(model, sess, frame, encode)
             for idx, _, _ in encode:
                 self._prune(idx, frame, reverse)
             self._frames_run += 1
@@ -219,7 +203,7 @@ class TransformersTracker:
         import torch
 
         sess, model = self._session, self.model
-        outputs = sess.output_dict_per_obj[idx]
+        outputs = hf.object_outputs(sess, idx)
         point_inputs = mask_inputs = prev_logits = None
         prompt = step.prompt
         if prompt is not None:
@@ -234,29 +218,21 @@ class TransformersTracker:
                     prev_logits = previous["pred_masks"].clamp(-32.0, 32.0)
         use_memory = step.use_memory and bool(outputs["cond_frame_outputs"].keys() - {frame})
         self._drop_partial_memories(outputs["non_cond_frame_outputs"], frame, reverse)
-        out = model._run_single_frame_inference(
-            inference_session=sess,
-            frame_idx=frame,
-            obj_idx=idx,
-            batch_size=1,
-            is_init_cond_frame=not use_memory,
-            point_inputs=point_inputs,
-            mask_inputs=mask_inputs,
-            reverse=reverse,
-            prev_sam_mask_logits=prev_logits,
-            **({"run_mem_encoder": True} if self._memory_per_object else {}),
-        )
+        out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
+                           mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
+                           memory_per_object=self._memory_per_object)
         is_cond = prompt is not None
         other = "non_cond_frame_outputs" if is_cond else "cond_frame_outputs"
         if is_cond:
             outputs[other].pop(frame, None)
-        sess.store_output(idx, frame, output_value=out, is_conditioning_frame=is_cond)
+        hf.store_output(sess, idx, frame, out, is_cond)
         return out
 
     def _prune(self, idx: int, frame: int, reverse: bool) -> None:
         """Drop what the memory window no longer needs (bounded memory on long stacks)."""
-        tracked = self._session.output_dict_per_obj[idx]["non_cond_frame_outputs"]
-        for out in self._session.output_dict_per_obj[idx]["cond_frame_outputs"].values():
+        outputs = hf.object_outputs(self._session, idx)
+        tracked = outputs["non_cond_frame_outputs"]
+        for out in outputs["cond_frame_outputs"].values():
             out.pop("high_res_masks", None)
         for k in list(tracked):
             tracked[k].pop("high_res_masks", None)
@@ -283,27 +259,29 @@ class TransformersTracker:
         import torch
 
         with self._lock, torch.inference_mode(), self._autocast():
-            self.model._prepare_vision_features(self._session, frame, batch_size=1)
+            hf.prepare_vision_features(self.model, self._session, frame)
 
     def forget_object(self, obj_id: int) -> None:
         """Drop everything stored for ``obj_id``."""
-        if self._session is not None and obj_id in self._session._obj_id_to_idx:
-            for outputs in self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)].values():
+        if hf.has_object(self._session, obj_id):
+            for outputs in self._outputs(obj_id).values():
                 outputs.clear()
 
     def forget(self, obj_id: int, frames: Iterable[int]) -> None:
         """Drop stored outputs of ``obj_id`` on ``frames`` (stale after a correction)."""
-        if self._session is None or obj_id not in self._session._obj_id_to_idx:
+        if not hf.has_object(self._session, obj_id):
             return
-        outputs = self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)]
+        outputs = self._outputs(obj_id)
         for frame in frames:
             outputs["cond_frame_outputs"].pop(frame, None)
             outputs["non_cond_frame_outputs"].pop(frame, None)
 
     def stored_frames(self, obj_id: int) -> dict[str, list[int]]:
         """Frames whose outputs are held for ``obj_id`` (for tests and memory checks)."""
-        outputs = self._session.output_dict_per_obj[self._session.obj_id_to_idx(obj_id)]
-        return {key: sorted(value) for key, value in outputs.items()}
+        return {key: sorted(value) for key, value in self._outputs(obj_id).items()}
+
+    def _outputs(self, obj_id: int) -> dict:
+        return hf.object_outputs(self._session, hf.object_index(self._session, obj_id))
 
 
 #: frames between two calls of :func:`release_free_heap`

@@ -1,0 +1,329 @@
+"""Drive a core :class:`~napari_sam2.core.session.Session` from napari layers.
+
+The controller owns the prompt layers and the output Labels layer, turns
+layer edits into session prompts, and runs all model work in napari thread
+workers. Layer writes happen on the GUI thread (in the workers' ``yielded``
+and ``returned`` handlers). It holds no model state itself: everything goes
+through ``controller.session``, which can be used from the console as well.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from functools import partial
+
+import numpy as np
+from psygnal import Signal
+
+from .._napari.layers import (
+    LayerSink,
+    StackAxes,
+    add_session_layers,
+    changed_prompts,
+    color_points,
+    guess_axes,
+    image_data,
+    prompts_from_layers,
+)
+from ..core.errors import InputError
+from ..core.frames import FrameSource
+from ..core.models import AUTO, DEFAULT_PRESET
+from .object_actions import ObjectActions, notify
+
+__all__ = ["Sam2Controller"]
+
+class Sam2Controller(ObjectActions):
+    """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    """
+
+    status = Signal(str)
+    busy_changed = Signal(bool)
+    objects_changed = Signal()
+    session_ready = Signal()
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.session = None
+        self.image_layer = self.points_layer = self.shapes_layer = self.labels_layer = None
+        self.axes: StackAxes | None = None
+        self.sink: LayerSink | None = None
+        self.current_object = 1
+        self.positive = True
+        self.worker = None
+        self._synced: dict = {}
+        self._dirty = False
+        self._history: ExitStack | None = None
+        self.hidden: set[int] = set()  # objects whose labels are not shown
+        self._colormap = None  # the labels layer's own colormap, while some objects are hidden
+        viewer.layers.events.removed.connect(self._on_layer_removed)
+        viewer.dims.events.current_step.connect(self._on_step)
+
+    def close(self) -> None:
+        """Stop work and disconnect from the viewer (the widget is going away)."""
+        self.cancel()
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        self.viewer.dims.events.current_step.disconnect(self._on_step)
+        for signal in (self.status, self.busy_changed, self.objects_changed, self.session_ready):
+            signal.disconnect()
+
+    # ------------------------------------------------------------- set-up
+    def start(self, image_layer, model=AUTO, device="auto", axis=None, channel_axis=None,
+              channels=None, tracker=None, output=None, preset=DEFAULT_PRESET, precision="auto",
+              feature_cache=None):
+        """Check the image, create the prompt and label layers, load the model in the background.
+
+        Parameters
+        ----------
+        image_layer : napari.layers.Image
+        model : str
+            ``auto`` (the preset chooses: EdgeTAM for ``fast`` where it can run,
+            else SAM2.1-tiny), a registry name, a ``save_pretrained`` folder or
+            ``random:tiny``.
+        device : str
+            ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        axis, channel_axis, channels
+            Stack axis, channel axis (4D layers) and channels to use.
+        tracker : Tracker, optional
+            Use this model adapter instead of loading ``model`` (tests, custom models).
+        preset : {"fast", "balanced", "accurate"}
+            Speed/accuracy preset (model input size, memory frames).
+        output : str or Path, optional
+            A new ``.zarr`` folder to hold the labels on disk, written frame by
+            frame (for stacks larger than memory). Default: labels in memory.
+        precision : {"auto", "fp32", "bf16"}
+            See :func:`~napari_sam2.core.models.load_model`.
+        feature_cache : str or Path, optional
+            A zarr store that keeps image features on disk across sessions
+            (created if missing). Default: in memory only.
+
+        Returns
+        -------
+        The loading worker (started), None when ``tracker`` is given or after a notification.
+        """
+        from napari.qt.threading import create_worker
+
+        from ..core.feature_cache import FeatureCache
+        from ..core.models import load_model
+
+        if image_layer is None:
+            notify("open or choose an image layer first (File > Open, or File > Open Sample)")
+            return None
+        try:
+            axes = guess_axes(image_layer, axis, channel_axis)
+            source = FrameSource(image_data(image_layer), axes.axis, axes.channel_axis, channels)
+        except InputError as err:
+            notify(err)
+            return None
+        try:
+            features = FeatureCache(folder=feature_cache) if feature_cache else None
+        except InputError as err:
+            notify(err)
+            return None
+        self.cancel()
+        self.image_layer, self.axes, self.session = image_layer, axes, None
+        try:
+            self._make_layers(source, output)
+        except InputError as err:
+            notify(err)
+            return None
+        self.sink = LayerSink(self.labels_layer, axes, source.n_frames, source.frame_shape)
+        self._source = source
+        if tracker is not None:
+            self._on_tracker(tracker, "custom model")
+            return None
+        worker = create_worker(load_model, model, device, preset=preset, precision=precision,
+                               _start_thread=False,
+                               _ignore_errors=True, _progress={"desc": f"Loading {model}"})
+        worker.returned.connect(partial(self._on_model_loaded, features=features))
+        self._run(worker, "loading the model")
+        return worker
+
+    def _make_layers(self, source: FrameSource, output=None) -> None:
+        self.labels_layer, self.points_layer, self.shapes_layer = add_session_layers(
+            self.viewer, self.image_layer, self.axes, source.frame_shape, self.current_object, output)
+        self.hidden, self._colormap = set(), None
+        for layer in (self.points_layer, self.shapes_layer):
+            layer.events.data.connect(self._on_prompt_layer_changed)
+            layer.events.features.connect(self._on_prompt_layer_changed)
+
+    def _on_model_loaded(self, loaded, features=None) -> None:
+        from ..core.tracker import TransformersTracker
+
+        self._on_tracker(TransformersTracker(loaded, feature_cache=features),
+                         f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
+                         f"{' (bf16)' if loaded.bf16 else ''}")
+
+    def _on_tracker(self, tracker, what: str) -> None:
+        from ..core.session import Session
+
+        self.session = Session(self._source, tracker, self.sink)
+        self._synced = {}
+        self.status.emit(f"{what} ready: click on the image")
+        self.session_ready.emit()
+
+    # ------------------------------------------------------------ prompts
+    def new_object(self) -> int:
+        """Make the next clicks and boxes belong to a new object."""
+        used = set(self._synced_ids()) | {self.current_object}
+        self.select_object(max(used) + 1)
+        return self.current_object
+
+    def select_object(self, obj_id: int) -> None:
+        """Set the object that new points and boxes belong to, and select its points."""
+        self.current_object = int(obj_id)
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": obj_id, "positive": self.positive}
+            self.shapes_layer.feature_defaults = {"object_id": obj_id}
+            ids = self.points_layer.features["object_id"].to_numpy()
+            self.points_layer.selected_data = set(np.nonzero(ids == obj_id)[0].tolist())
+            self.labels_layer.selected_label = obj_id
+
+    def toggle_positive(self) -> bool:
+        """Switch new points between positive and negative; returns the new mode."""
+        self.positive = not self.positive
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": self.current_object,
+                                                  "positive": self.positive}
+        self.status.emit("next points: " + ("positive (object)" if self.positive else "negative"))
+        return self.positive
+
+    def _synced_ids(self):
+        return [obj for obj, _ in self._synced]
+
+    def _on_prompt_layer_changed(self, event=None) -> None:
+        if getattr(event, "action", "added") not in ("added", "removed", "changed"):
+            return
+        color_points(self.points_layer, self.labels_layer)
+        self.sync_prompts()
+
+    def sync_prompts(self):
+        """Send prompt-layer changes to the session (in a worker); returns it or None."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None:
+            return None
+        if self.worker is not None:
+            self._dirty = True
+            return None
+        try:
+            wanted = prompts_from_layers(self.points_layer, self.shapes_layer, self.image_layer,
+                                         self.axes, self._source.frame_shape)
+        except InputError as err:
+            notify(err)
+            return None
+        changes = changed_prompts(wanted, self._synced)
+        if not changes:
+            return None
+        self._synced = wanted
+        worker = create_worker(self._apply_prompts, changes, _start_thread=False, _ignore_errors=True)
+        worker.yielded.connect(self._show_result)
+        self._run(worker, "segmenting")
+        return worker
+
+    def _apply_prompts(self, changes):
+        for (obj_id, frame), prompt in changes:
+            if prompt is None:
+                self.session.remove_prompt(obj_id, frame)
+            elif not prompt.is_empty:
+                try:
+                    yield self.session.set_prompt(obj_id, frame, prompt)
+                except InputError as err:
+                    yield err
+
+    def _show_result(self, result) -> None:
+        if isinstance(result, Exception):
+            notify(str(result))
+            return
+        self.sink.apply(result.frame, result.labels)
+        if self._history is None:  # during a propagation the list is refreshed at the end
+            self.objects_changed.emit()
+
+    # -------------------------------------------------------- propagation
+    def propagate(self, direction: str = "both"):
+        """Propagate all objects in a worker; the whole run is one undo step."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None:
+            notify("start a session and add a prompt first")
+            return None
+        if self.worker is not None:
+            notify("wait for the current step to finish, or cancel it", error=False)
+            return None
+        if not any(o.anchor is not None for o in self.session.objects.values()):
+            notify("nothing to propagate: click on an object first")
+            return None
+        total = self.session.pending_frames(direction)
+        worker = create_worker(self.session.propagate, direction, _start_thread=False, _ignore_errors=True,
+                               _progress={"total": total, "desc": "SAM2 propagation"})
+        worker.yielded.connect(self._show_result)
+        self._history = ExitStack()
+        self._history.enter_context(self.labels_layer.block_history())
+        self._run(worker, f"propagating {direction}")
+        return worker
+
+    def cancel(self) -> None:
+        """Stop the running worker after the current frame (finished frames stay)."""
+        if self.worker is not None:
+            self.worker.quit()
+
+    def prefetch(self, frame: int):
+        """Encode a frame in the background so the next click on it is instant."""
+        from napari.qt.threading import create_worker
+
+        if self.session is None or self.worker is not None:
+            return None
+        worker = create_worker(self.session.prefetch, frame, _start_thread=False, _ignore_errors=True)
+        self._run(worker, f"encoding frame {frame}")
+        return worker
+
+    def current_frame(self) -> int | None:
+        """The image frame shown by the viewer's sliders."""
+        if self.image_layer is None:
+            return None
+        position = self.image_layer.world_to_data(self.viewer.dims.point[-self.image_layer.ndim:])
+        return int(round(position[self.axes.axis]))
+
+    def _on_step(self, event=None) -> None:
+        frame = self.current_frame()
+        if frame is not None and 0 <= frame < self._source.n_frames:
+            self.prefetch(frame)
+
+    # ------------------------------------------------------------ workers
+    def _run(self, worker, what: str) -> None:
+        self.worker = worker
+        worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
+        worker.finished.connect(self._on_finished)
+        self.status.emit(what + "…")
+        self.busy_changed.emit(True)
+        worker.start()
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        if self._history is not None:
+            self._history.close()  # commits the run as one undo step
+            self._history = None
+        self.busy_changed.emit(False)
+        self.objects_changed.emit()
+        if self.session is not None:
+            self.status.emit("ready")
+        if self._dirty:
+            self._dirty = False
+            self.sync_prompts()
+
+    def _failed(self, message: str) -> None:
+        notify(message)
+        self.status.emit(message)
+
+    def _on_layer_removed(self, event) -> None:
+        layer = event.value
+        if layer is self.labels_layer or layer is self.image_layer:
+            self.cancel()
+            what = "output labels" if layer is self.labels_layer else "image"
+            notify(f"the {what} layer was removed: the SAM2 session stopped (finished frames are "
+                    "kept in the labels layer); press Start to begin again", error=False)
+            self.session = None
+            self.status.emit("stopped: layer removed")

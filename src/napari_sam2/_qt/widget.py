@@ -1,0 +1,319 @@
+"""The SAM2 dock widget: controls only; the work is in the controller and the core."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QImage, QPixmap
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
+from .controller import Sam2Controller
+
+SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
+  click       add a point (points layer in add mode)
+  T           toggle positive / negative points
+  N           new object
+  Ctrl+Z      undo on the labels layer (a whole propagation is one step)
+Draw rectangles in the boxes layer for box prompts."""
+
+
+class Sam2Widget(QWidget):
+    """Dock widget: pick an image, click objects, propagate through the stack.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.controller = Sam2Controller(napari_viewer)
+        self.setToolTip(SHORTCUTS)
+        self._build()
+        self._connect()
+        self._refresh_images()
+
+    # ---------------------------------------------------------------- layout
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.image_combo = QComboBox()
+        self.axis_combo = QComboBox()
+        self.axis_combo.setToolTip("the axis to propagate along: time (t) or z")
+        self.channels_edit = QLineEdit()
+        self.channels_edit.setPlaceholderText("0  (or 0,1,2 as RGB; multichannel only)")
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.addItems([AUTO, *REGISTRY, "random:tiny"])
+        self.model_combo.setToolTip("auto: the speed preset chooses (fast: EdgeTAM where it can run, "
+                                    "else sam2.1-tiny); a registry name (downloaded on first use), a "
+                                    "save_pretrained folder, or random:tiny (random weights, for "
+                                    "trying things out)")
+        self.browse_button = QPushButton("Folder…")
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.browse_button)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.preset_combo = QComboBox()
+        for preset in PRESETS.values():
+            self.preset_combo.addItem(preset.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.setCurrentText("accurate")
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip("auto: bf16 where the hardware computes it (CUDA, recent "
+                                        "x86 CPUs), else fp32; fp32 / bf16 force one")
+        self.cache_edit = QLineEdit()
+        self.cache_edit.setPlaceholderText("in memory only  (or a features.zarr folder on disk)")
+        self.cache_edit.setToolTip("keep every frame's image features in this zarr store: later "
+                                   "sessions on the same stack and model skip the image encoder")
+        self.output_edit = QLineEdit()
+        self.output_edit.setPlaceholderText("in memory  (or a new labels.zarr folder on disk)")
+        self.output_edit.setToolTip("for stacks larger than memory: labels written to a zarr "
+                                    "folder frame by frame")
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("create the prompt and label layers and load the model")
+        form.addRow("Image", self.image_combo)
+        form.addRow("Stack axis", self.axis_combo)
+        form.addRow("Channels", self.channels_edit)
+        form.addRow("Model", model_row)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Speed", self.preset_combo)
+        form.addRow("Precision", self.precision_combo)
+        form.addRow("Feature cache", self.cache_edit)
+        form.addRow("Output", self.output_edit)
+
+        self.new_button = QPushButton("New object (N)")
+        self.sign_button = QPushButton("Positive (T)")
+        prompt_row = QHBoxLayout()
+        prompt_row.addWidget(self.new_button)
+        prompt_row.addWidget(self.sign_button)
+
+        self.direction_combo = QComboBox()
+        self.direction_combo.addItems(["both", "forward", "backward"])
+        self.propagate_button = QPushButton("Propagate")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.direction_combo)
+        run_row.addWidget(self.propagate_button, 1)
+        run_row.addWidget(self.cancel_button)
+
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "over frames"])
+        self.table.setToolTip("select a row to add prompts to that object; edit a name to rename; "
+                              "untick an id to hide its labels")
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.delete_button = QPushButton("Delete object")
+        self.masks_combo = QComboBox()
+        self.masks_button = QPushButton("Labels → mask prompts")
+        self.masks_button.setToolTip("use each label of the chosen Labels layer on the current frame "
+                                     "as a mask prompt for the object with that id")
+        masks_row = QHBoxLayout()
+        masks_row.addWidget(self.masks_combo, 1)
+        masks_row.addWidget(self.masks_button)
+        self.status = QLabel("choose an image and press Start")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.start_button)
+        layout.addLayout(prompt_row)
+        layout.addLayout(masks_row)
+        layout.addLayout(run_row)
+        layout.addWidget(self.table)
+        layout.addWidget(self.delete_button)
+        layout.addWidget(self.status)
+        layout.addStretch()
+
+    def _connect(self) -> None:
+        layers = self.viewer.layers.events
+        layers.inserted.connect(self._refresh_images)
+        layers.removed.connect(self._refresh_images)
+        self.image_combo.currentIndexChanged.connect(self._refresh_axes)
+        self.browse_button.clicked.connect(self._browse)
+        self.start_button.clicked.connect(self.start)
+        self.new_button.clicked.connect(self.controller.new_object)
+        self.sign_button.clicked.connect(self.controller.toggle_positive)
+        self.propagate_button.clicked.connect(self.propagate)
+        self.cancel_button.clicked.connect(self.controller.cancel)
+        self.delete_button.clicked.connect(self._delete_selected)
+        self.masks_button.clicked.connect(self._masks_from_labels)
+        self.table.itemChanged.connect(self._renamed)
+        self.table.itemSelectionChanged.connect(self._table_selected)
+        c = self.controller
+        c.status.connect(lambda text: self.status.setText(text))
+        c.busy_changed.connect(self._busy)
+        c.objects_changed.connect(self._refresh_table)
+        c.session_ready.connect(self._bind_keys)
+        self.destroyed.connect(lambda *_: c.close())
+
+    # --------------------------------------------------------------- actions
+    def _image_layers(self):
+        from napari.layers import Image
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _refresh_images(self, event=None) -> None:
+        current = self.image_combo.currentText()
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        names = [layer.name for layer in self._image_layers()]
+        self.image_combo.addItems(names)
+        if current in names:
+            self.image_combo.setCurrentText(current)
+        self.image_combo.blockSignals(False)
+        self._refresh_axes()
+        self._refresh_mask_layers()
+
+    def _refresh_mask_layers(self) -> None:
+        from napari.layers import Labels
+
+        own = self.controller.labels_layer
+        self.masks_combo.clear()
+        self.masks_combo.addItems([layer.name for layer in self.viewer.layers
+                                   if isinstance(layer, Labels) and layer is not own])
+
+    def _masks_from_labels(self):
+        name = self.masks_combo.currentText()
+        if name in self.viewer.layers:
+            return self.controller.masks_from_labels(self.viewer.layers[name])
+        return None
+
+    def _refresh_axes(self, index=None) -> None:
+        from .._napari.layers import guess_axes
+
+        self.axis_combo.clear()
+        layer = self.selected_image()
+        if layer is None:
+            return
+        labels = list(layer.axis_labels)
+        for i in range(max(layer.ndim - 2, 0)):
+            self.axis_combo.addItem(f"{i}: {labels[i]}", i)
+        try:
+            self.axis_combo.setCurrentIndex(guess_axes(layer).axis)
+        except Exception:  # 2D or ambiguous: start() explains
+            pass
+
+    def selected_image(self):
+        """The image layer chosen in the combo box (or None)."""
+        name = self.image_combo.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder written by save_pretrained")
+        if folder:
+            self.model_combo.setCurrentText(folder)
+
+    def start(self):
+        """Start a session on the chosen image with the chosen model (returns the load worker)."""
+        channels = self.channels_edit.text().strip()
+        try:
+            channels = tuple(int(c) for c in channels.split(",")) if channels else None
+        except ValueError:
+            self.status.setText("channels must be numbers like 0 or 0,1,2")
+            return None
+        return self.controller.start(self.selected_image(), self.model_combo.currentText(),
+                                     self.device_combo.currentText(), axis=self.axis_combo.currentData(),
+                                     channels=channels, output=self.output_edit.text().strip() or None,
+                                     preset=self.preset_combo.currentText(),
+                                     precision=self.precision_combo.currentText(),
+                                     feature_cache=self.cache_edit.text().strip() or None)
+
+    def propagate(self):
+        """Propagate in the chosen direction (returns the worker)."""
+        return self.controller.propagate(self.direction_combo.currentText())
+
+    def _busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.propagate_button.setEnabled(not busy)
+        self.start_button.setEnabled(not busy)
+
+    def _bind_keys(self) -> None:
+        c = self.controller
+        for layer in (c.points_layer, c.shapes_layer, c.labels_layer):
+            layer.bind_key("n", lambda _layer: c.new_object(), overwrite=True)
+            layer.bind_key("t", lambda _layer: self._toggle(), overwrite=True)
+
+    def _toggle(self) -> None:
+        positive = self.controller.toggle_positive()
+        self.sign_button.setText("Positive (T)" if positive else "Negative (T)")
+
+    # ----------------------------------------------------------- object list
+    def _refresh_table(self) -> None:
+        rows = self.controller.object_rows()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        for n, row in enumerate(rows):
+            id_item = QTableWidgetItem(str(row["id"]))
+            id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
+            id_item.setBackground(QColor.fromRgbF(*[float(v) for v in row["color"][:3]]))
+            presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
+            span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
+            for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
+                                        QTableWidgetItem(presence))):
+                self.table.setItem(n, col, item)
+            self.table.setCellWidget(n, 4, _strip_label(self.controller.presence_strip(row["id"]),
+                                                        row["color"]))
+        self.table.blockSignals(False)
+
+    def _selected_id(self) -> int | None:
+        items = self.table.selectedItems()
+        return int(self.table.item(items[0].row(), 0).text()) if items else None
+
+    def _table_selected(self) -> None:
+        obj_id = self._selected_id()
+        if obj_id is not None:
+            self.controller.select_object(obj_id)
+
+    def _renamed(self, item) -> None:
+        if item.column() == 0:
+            obj_id = int(item.text())
+            self.controller.set_visible(obj_id, item.checkState() == Qt.CheckState.Checked)
+        if item.column() == 1:
+            self.controller.rename_object(int(self.table.item(item.row(), 0).text()), item.text())
+
+    def _delete_selected(self) -> None:
+        obj_id = self._selected_id()
+        if obj_id is not None:
+            self.controller.delete_object(obj_id)
+
+
+def _strip_label(presence: np.ndarray, color) -> QLabel:
+    """A small picture of an object's presence over frames: its colour where present,
+    dark where absent, light grey where not computed yet."""
+    rgb = np.empty((len(presence), 3), np.uint8)
+    rgb[:] = (220, 220, 220)
+    done = ~np.isnan(presence)
+    present = done & (np.nan_to_num(presence) > 0.5)
+    rgb[done & ~present] = (40, 40, 40)
+    rgb[present] = (np.asarray(color[:3]) * 255).astype(np.uint8)
+    strip = np.ascontiguousarray(np.repeat(rgb[None], 10, axis=0))
+    image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
+                   QImage.Format.Format_RGB888).copy()
+    label = QLabel()
+    label.setPixmap(QPixmap.fromImage(image).scaled(120, 10))
+    label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
+    return label

@@ -1,0 +1,120 @@
+"""Every call into transformers' SAM2-family video internals, in one file.
+
+transformers' video models expose a processor-driven ``propagate_in_video``;
+frame-by-frame tracking with our own frame source, feature cache, memory
+pruning and corrections needs their per-frame methods, which are private
+(``_run_single_frame_inference``, ``_batch_encode_memories``, ...). They are
+called only from here, so a transformers release that changes them breaks
+one file, and ``tests/core/test_hf_compat.py`` compares our frame-by-frame
+propagation with transformers' own ``propagate_in_video`` on the same model.
+
+Tested with transformers ``TESTED_TRANSFORMERS`` (``pyproject.toml`` pins the major version).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+__all__ = [
+    "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object",
+    "object_index", "object_outputs", "run_frame", "encode_memories", "encode_memory",
+    "prepare_vision_features", "store_output", "encodes_memory_per_object", "rotate_pairwise",
+]
+
+#: the transformers release these calls were checked against (tests pass with it)
+TESTED_TRANSFORMERS = "5.24.0"
+
+
+def new_inference_session(model, frame_shape: tuple[int, int], device: str):
+    """transformers' inference session of ``model``'s family, holding memories on ``device``."""
+    import torch
+    import transformers
+
+    session_class = getattr(transformers, type(model).__name__.replace("Model", "InferenceSession"))
+    return session_class(video_height=frame_shape[0], video_width=frame_shape[1],
+                         inference_device=device, inference_state_device=device,
+                         video_storage_device="cpu", dtype=torch.float32)
+
+
+def new_training_session(size: int, n_frames: int):
+    """A ``Sam2VideoInferenceSession`` for a training clip of ``n_frames`` square frames."""
+    import torch
+    from transformers import Sam2VideoInferenceSession
+
+    return Sam2VideoInferenceSession(video_height=size, video_width=size, dtype=torch.float32,
+                                     max_vision_features_cache_size=n_frames)
+
+
+def has_object(session, obj_id: int) -> bool:
+    """Whether the session has seen ``obj_id``."""
+    return session is not None and obj_id in session._obj_id_to_idx
+
+
+def object_index(session, obj_id: int) -> int:
+    """The session's index of ``obj_id`` (registering it on first use)."""
+    return session.obj_id_to_idx(obj_id)
+
+
+def object_outputs(session, idx: int) -> dict:
+    """``{"cond_frame_outputs": {...}, "non_cond_frame_outputs": {...}}`` of object ``idx``."""
+    return session.output_dict_per_obj[idx]
+
+
+def encodes_memory_per_object(model) -> bool:
+    """EdgeTAM encodes an object's memory inside its frame step; SAM2 batches it over objects."""
+    return "run_mem_encoder" in inspect.signature(model._run_single_frame_inference).parameters
+
+
+def run_frame(model, session, frame: int, idx: int, *, use_memory: bool, point_inputs=None,
+              mask_inputs=None, reverse: bool = False, prev_logits=None, memory_per_object=False) -> dict:
+    """One object on one frame: the prompt encoder and mask decoder, with memory attention if asked.
+
+    Returns transformers' output dict (``pred_masks``, ``object_score_logits``,
+    ``high_res_masks``, ``object_pointer``, ...).
+    """
+    return model._run_single_frame_inference(
+        inference_session=session, frame_idx=frame, obj_idx=idx, batch_size=1,
+        is_init_cond_frame=not use_memory, point_inputs=point_inputs, mask_inputs=mask_inputs,
+        reverse=reverse, prev_sam_mask_logits=prev_logits,
+        **({"run_mem_encoder": True} if memory_per_object else {}),
+    )
+
+
+def store_output(session, idx: int, frame: int, out: dict, conditioning: bool) -> None:
+    """Keep a frame's output as a memory of object ``idx`` (prompted frames are conditioning)."""
+    session.store_output(idx, frame, output_value=out, is_conditioning_frame=conditioning)
+
+
+def encode_memories(model, session, frame: int, entries) -> None:
+    """The memory encoder for several objects on one frame (SAM2's batched path).
+
+    ``entries`` is a list of ``(idx, output dict, prompted)``.
+    """
+    model._batch_encode_memories(
+        inference_session=session, frame_idx=frame,
+        objects_needing_memory_encoding=[idx for idx, _, _ in entries],
+        high_res_masks_for_memory=[out["high_res_masks"] for _, out, _ in entries],
+        object_score_logits_for_memory=[out["object_score_logits"] for _, out, _ in entries],
+        is_mask_from_pts_per_obj=[prompted for _, _, prompted in entries],
+    )
+
+
+def encode_memory(model, session, frame: int, out: dict, prompted: bool):
+    """The memory encoder on one frame's masks, with gradients: ``(features, positional encoding)``."""
+    features, _ = model._prepare_vision_features(session, frame, batch_size=1)
+    return model._encode_new_memory(
+        current_vision_feats=features[-1], pred_masks_high_res=out["high_res_masks"],
+        object_score_logits=out["object_score_logits"], is_mask_from_pts=prompted,
+    )
+
+
+def prepare_vision_features(model, session, frame: int) -> None:
+    """Run (or fetch from the session's cache) the image encoder on ``frame``."""
+    model._prepare_vision_features(session, frame, batch_size=1)
+
+
+def rotate_pairwise(x):
+    """transformers' rotary helper of the SAM2 memory attention."""
+    from transformers.models.sam2_video.modeling_sam2_video import rotate_pairwise as rotate
+
+    return rotate(x)
