@@ -38,3 +38,12 @@ def test_mask_prompt_replaces_points():
     geo = FrameGeometry((10, 10), 16)
     prompt = geo.prompt_to_model(FramePrompt(mask=np.ones((10, 10), bool)))
     assert prompt.mask.shape == (16, 16) and len(prompt.points_xy) == 0
+
+
+def test_a_box_is_two_corner_points_placed_first():
+    from napari_sam2.core.geometry import points_with_box
+
+    coords, labels = points_with_box([[5, 6]], [0], [1, 2, 30, 40])
+    assert coords.tolist() == [[1, 2], [30, 40], [5, 6]] and labels.tolist() == [2, 3, 0]
+    coords, labels = points_with_box([[5, 6]], [1])
+    assert coords.tolist() == [[5, 6]] and labels.tolist() == [1]

@@ -14,10 +14,37 @@ import numpy as np
 
 from .prompts import FramePrompt, ModelPrompt
 
-__all__ = ["FrameGeometry"]
+__all__ = ["FrameGeometry", "BOX_CORNER_LABELS", "points_with_box"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: the point labels SAM2 gives a box's top-left and bottom-right corners
+BOX_CORNER_LABELS = (2, 3)
+
+
+def points_with_box(points_xy, labels, box_xyxy=None) -> tuple[np.ndarray, np.ndarray]:
+    """Points and a box as the model's one point list: the box is two corner points, first.
+
+    Parameters
+    ----------
+    points_xy : array (N, 2)
+        Model ``(x, y)``.
+    labels : array (N,)
+        1 positive, 0 negative.
+    box_xyxy : array (4,), optional
+        ``(x0, y0, x1, y1)``.
+
+    Returns
+    -------
+    coords : float32 array (M, 2)
+    labels : int32 array (M,)
+    """
+    coords = [np.asarray(points_xy, np.float32).reshape(-1, 2)]
+    kinds = [np.asarray(labels, np.int32).reshape(-1)]
+    if box_xyxy is not None:
+        coords.insert(0, np.asarray(box_xyxy, np.float32).reshape(2, 2))
+        kinds.insert(0, np.array(BOX_CORNER_LABELS, np.int32))
+    return np.concatenate(coords), np.concatenate(kinds)
 
 
 @dataclass(frozen=True)

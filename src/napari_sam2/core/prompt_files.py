@@ -72,7 +72,8 @@ def _read_json(path: Path) -> list[ObjectPrompts]:
     except json.JSONDecodeError as err:
         raise InputError(f"{path} is not valid JSON: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
-        raise InputError(f'{path} must hold {{"objects": [...]}}; see napari-sam2 segment --help')
+        raise InputError(f'{path} must hold {{"objects": [...]}}, e.g. {{"objects": [{{"id": 1, '
+                         '"prompts": [{"frame": 0, "points": [[row, col]]}]}]}')
     objects = []
     for n, entry in enumerate(data["objects"]):
         if not isinstance(entry, dict) or "id" not in entry:

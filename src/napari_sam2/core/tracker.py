@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _hf_compat as hf
 from .feature_cache import FeatureCache, TransformersFeatureCache
-from .geometry import FrameGeometry
+from .geometry import FrameGeometry, points_with_box
 from .lean_forward import make_lean
 from .prompts import ModelPrompt
 
@@ -318,12 +318,8 @@ def release_free_heap() -> bool:
 def _point_inputs(prompt: ModelPrompt, device) -> dict:
     import torch
 
-    coords = [np.asarray(prompt.points_xy, np.float32).reshape(-1, 2)]
-    labels = [np.asarray(prompt.labels, np.int32).reshape(-1)]
-    if prompt.box_xyxy is not None:  # a box is two corner points labelled 2 and 3, first
-        coords.insert(0, np.asarray(prompt.box_xyxy, np.float32).reshape(2, 2))
-        labels.insert(0, np.array([2, 3], np.int32))
+    coords, labels = points_with_box(prompt.points_xy, prompt.labels, prompt.box_xyxy)
     return {
-        "point_coords": torch.from_numpy(np.concatenate(coords))[None, None].to(device),
-        "point_labels": torch.from_numpy(np.concatenate(labels))[None, None].to(device),
+        "point_coords": torch.from_numpy(coords)[None, None].to(device),
+        "point_labels": torch.from_numpy(labels)[None, None].to(device),
     }

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..core import _hf_compat as hf
+from ..core.geometry import points_with_box
 from .data import ClipBatch, box_prompt, click_prompt, sample_corrective_click
 from .losses import LossWeights, frame_loss
 
@@ -235,8 +236,9 @@ def _first_prompt(kind: str, masks: np.ndarray, rng) -> dict:
     if kind == "mask":
         return {"mask": torch.from_numpy(masks[:, None].astype(np.float32))}
     if kind == "box":
-        boxes = np.stack([box_prompt(m, rng) for m in masks]).reshape(-1, 1, 2, 2)
-        coords, labels = boxes, np.tile(np.array([2, 3], np.int32), (len(masks), 1, 1))
+        encoded = [points_with_box(np.zeros((0, 2)), np.zeros(0), box_prompt(m, rng)) for m in masks]
+        coords = np.stack([c for c, _ in encoded]).reshape(-1, 1, 2, 2)
+        labels = np.stack([lab for _, lab in encoded]).reshape(-1, 1, 2)
     else:
         coords = np.array([click_prompt(m, rng) for m in masks], np.float32).reshape(-1, 1, 1, 2)
         labels = np.ones((len(masks), 1, 1), np.int32)
