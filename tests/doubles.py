@@ -25,6 +25,7 @@ class DiskTracker:
         self.calls = []  # (frame, obj_ids, reverse, prompted, use_memory)
         self.anchor = {}  # obj_id -> (frame, x, y) of its latest prompt
         self.forgotten = []
+        self.prompts = []  # (frame, obj_id, ModelPrompt) of every prompted step
         self.source = None
 
     def attach(self, source):
@@ -40,6 +41,7 @@ class DiskTracker:
         logits, presence = [], []
         for step in steps:
             if step.prompt is not None:
+                self.prompts.append((frame, step.obj_id, step.prompt))
                 if step.prompt.box_xyxy is not None:
                     x0, y0, x1, y1 = step.prompt.box_xyxy
                     x, y = (x0 + x1) / 2, (y0 + y1) / 2

@@ -1,3 +1,5 @@
+import re
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -82,12 +84,59 @@ def test_nan_and_constant_frames_warn_and_give_valid_images():
     data = np.random.default_rng(1).random((3, 8, 8)).astype(np.float32)
     data[1, :4] = np.nan
     src = FrameSource(data)
-    with pytest.warns(UserWarning, match="frame 1 contains NaN"):
+    with pytest.warns(UserWarning, match=r"frame 1 contains 32 non-finite values \(NaN\)"):
         frame = src.frame(1)
     assert np.isfinite(frame).all()
     constant = FrameSource(np.full((3, 8, 8), 7, np.uint16))
     with pytest.warns(UserWarning, match="constant intensity"):
         assert not constant.frame(0).any()
     all_nan = FrameSource(np.full((2, 8, 8), np.nan, np.float32))
-    with pytest.warns(UserWarning, match="only NaN"):
+    with pytest.warns(UserWarning, match=r"frame 0 contains only non-finite values \(NaN\)"):
         assert np.isfinite(all_nan.frame(0)).all()
+
+
+def _expected(data, picks, index, low=0.5, high=99.5):
+    lo, hi = np.percentile(data[picks], [low, high])
+    return np.clip((data[index] - lo) / (hi - lo), 0, 1).astype(np.float32)
+
+
+def test_an_all_inf_sampled_frame_is_left_out_of_the_limits_and_named():
+    """A 20 x 256 x 256 stack, frame 0 (always sampled) all +Inf: the others normalise as without it."""
+    rng = np.random.default_rng(2)
+    data = (rng.gamma(2.0, 300.0, (20, 256, 256)) + 100).astype(np.float32)
+    bad = data.copy()
+    bad[0] = np.inf
+    picks = np.unique(np.linspace(0, 19, 8).round().astype(int))
+    src = FrameSource(bad)
+    with pytest.warns(UserWarning, match=r"sampled frame\(s\) 0 have no finite values"):
+        for j in (5, 19):
+            np.testing.assert_allclose(src.frame(j)[..., 0], _expected(data, picks[1:], j), atol=1e-5)
+    assert 0.1 < src.frame(7).mean() < 0.5  # not saturated (was all 1: NaN limits)
+    with pytest.warns(UserWarning, match=r"frame 0 contains only non-finite values \(\+Inf\)"):
+        assert not src.frame(0).any()
+
+
+@pytest.mark.parametrize("value, shown", [(np.inf, "+Inf"), (-np.inf, "-Inf"), (np.nan, "NaN")])
+def test_non_finite_pixels_are_excluded_and_reported_per_frame(value, shown):
+    data = np.random.default_rng(3).random((6, 32, 32)).astype(np.float32)
+    bad = data.copy()
+    bad[2, :4, :4] = value
+    clean = np.where(np.isfinite(bad), bad, np.nan)
+    lo, hi = np.nanpercentile(clean[np.unique(np.linspace(0, 5, 6).round().astype(int))], [0.5, 99.5])
+    src = FrameSource(bad)
+    with pytest.warns(UserWarning, match=rf"frame 2 contains 16 non-finite values \({re.escape(shown)}\)"):
+        frame = src.frame(2)[..., 0]
+    assert np.isfinite(frame).all()
+    np.testing.assert_allclose(frame[4:], np.clip((bad[2, 4:] - lo) / (hi - lo), 0, 1), atol=1e-5)
+    assert (frame[:4, :4] == (1.0 if value == np.inf else 0.0)).all()  # +Inf bright, -Inf/NaN dark
+
+
+@pytest.mark.parametrize("value, shown", [(-np.inf, "-Inf"), (np.inf, "+Inf"), (np.nan, "NaN")])
+def test_an_all_non_finite_stack_says_which_values(value, shown):
+    src = FrameSource(np.full((2, 8, 8), value, np.float32))
+    with pytest.warns(UserWarning, match=rf"no finite values \({re.escape(shown)}\) in the sampled"):
+        assert np.array_equal(src.limits()[0], [0])
+    per_frame = FrameSource(np.full((2, 8, 8), value, np.float32),
+                            normalization=Normalization(per="frame"))
+    with pytest.warns(UserWarning, match=rf"frame 1 contains only non-finite values \({re.escape(shown)}\)"):
+        assert not per_frame.frame(1).any()

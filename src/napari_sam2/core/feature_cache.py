@@ -6,10 +6,11 @@ a :class:`FeatureCache` keeps their features, bounded in memory (least recently
 used first out) and optionally in a zarr store on disk
 (:class:`~napari_sam2.core.feature_store.ZarrFeatureStore`).
 
-A frame's key is a hash of the model's name and input size and of the frame's
-preprocessed input itself, so it is computed from that one frame (never from
-the whole array), survives restarts, and can never serve features of a
-different image or normalisation. The positional encodings the encoder returns
+A frame's key is a hash of the model's weights (their sha256, never the model's
+name or folder) and input size and of the frame's preprocessed input itself, so
+it is computed from that one frame (never from the whole array), survives
+restarts, and can never serve features of other weights, of a different image
+or normalisation. The positional encodings the encoder returns
 are the same for every frame: the one level the model reads is kept once.
 """
 

@@ -51,14 +51,30 @@ class Normalization:
 
 
 def _percentiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (low, high) percentiles of ``values`` shaped (..., channel)."""
+    """Per-channel (low, high) percentiles of the finite ``values`` shaped (..., channel).
+
+    NaN, +Inf and -Inf are left out; a channel without a finite value gives NaN.
+    """
     flat = values.reshape(-1, values.shape[-1]).astype(np.float32, copy=False)
     if flat.shape[0] > 1_000_000:  # a strided subsample is plenty for percentiles
         flat = flat[:: flat.shape[0] // 1_000_000 + 1]
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        flat = np.where(np.isfinite(flat), flat, np.float32(np.nan))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels handled below
         lo, hi = np.nanpercentile(flat, [low, high], axis=0)
     return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def _non_finite_kinds(values: np.ndarray) -> str:
+    """Which non-finite values ``values`` holds, e.g. ``"NaN, +Inf"``."""
+    kinds = [("NaN", np.isnan(values).any()), ("+Inf", np.isposinf(values).any()),
+             ("-Inf", np.isneginf(values).any())]
+    return ", ".join(name for name, present in kinds if present)
+
+
+def _all_non_finite(values: np.ndarray) -> bool:
+    return values.dtype.kind == "f" and not np.isfinite(values).any()
 
 
 class FrameSource:
@@ -164,16 +180,22 @@ class FrameSource:
         n = min(self.normalization.sample_frames, self.n_frames)
         picks = np.unique(np.linspace(0, self.n_frames - 1, n).round().astype(int))
         sample = np.stack([self.raw(int(i)) for i in picks])
+        blank = [int(i) for i, frame in zip(picks, sample, strict=True) if _all_non_finite(frame)]
+        if blank and len(blank) < len(picks):
+            warnings.warn(f"sampled frame(s) {', '.join(map(str, blank))} have no finite values "
+                          f"({_non_finite_kinds(sample[picks.searchsorted(blank)])}); the intensity "
+                          "limits come from the other sampled frames", stacklevel=4)
         return self._checked_limits(sample, "the sampled frames")
 
     def _checked_limits(self, values: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = _percentiles(values, self.normalization.low, self.normalization.high)
         if np.isnan(lo).any():
-            warnings.warn(f"{what} contain only NaN values; they are treated as 0", stacklevel=3)
+            warnings.warn(f"no finite values ({_non_finite_kinds(values)}) in {what}; "
+                          "treated as 0", stacklevel=3)
             lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
-        if (hi <= lo).any():
+        elif (hi <= lo).any():
             warnings.warn(
-                f"{what} have constant intensity; the model sees a blank image "
+                f"constant intensity in {what}; the model sees a blank image "
                 "and its masks there are meaningless",
                 stacklevel=3,
             )
@@ -186,13 +208,21 @@ class FrameSource:
         red and green with an empty blue.
         """
         raw = self.raw(index).astype(np.float32)
+        finite = np.isfinite(raw)
+        if not finite.any():
+            warnings.warn(f"frame {index} contains only non-finite values ({_non_finite_kinds(raw)}); "
+                          "the model sees a blank image", stacklevel=2)
+            return np.zeros((*raw.shape[:2], 3), np.float32)
         if self.normalization.per == "frame":
             lo, hi = self._checked_limits(raw, f"frame {index}")
         else:
             lo, hi = self.limits()
-        if np.isnan(raw).any():
-            warnings.warn(f"frame {index} contains NaN values; they are treated as dark", stacklevel=2)
-            raw = np.where(np.isnan(raw), lo, raw)
+        if not finite.all():
+            kinds = _non_finite_kinds(raw)
+            warnings.warn(f"frame {index} contains {int((~finite).sum())} non-finite values "
+                          f"({kinds}); NaN and -Inf are treated as dark, +Inf as bright",
+                          stacklevel=2)
+            raw = np.where(np.isposinf(raw), hi, np.where(finite, raw, lo))
         scale = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
         out = np.clip((raw - lo) / scale, 0.0, 1.0)
         out[..., hi <= lo] = 0.0

@@ -13,7 +13,43 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["FramePrompt", "ModelPrompt", "check_prompt"]
+__all__ = ["FramePrompt", "ModelPrompt", "check_prompt", "as_points", "as_box"]
+
+
+def as_points(points, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 2)`` float32 points and ``(N,)`` int32 labels (default all 1), or a clear error.
+
+    Parameters
+    ----------
+    points : array-like
+        ``[row, col]`` pairs (one pair may be given flat).
+    labels : array-like, optional
+        1 positive, 0 negative, one per point.
+    """
+    try:
+        pts = np.asarray(points, np.float32)
+    except (TypeError, ValueError):
+        pts = None
+    if pts is None or pts.size % 2 or pts.ndim > 2 or (pts.ndim == 2 and pts.shape[1] != 2):
+        raise InputError("points must be [row, col] pairs of numbers")
+    pts = pts.reshape(-1, 2)
+    if labels is None:
+        return pts, np.ones(len(pts), np.int32)
+    lab = np.asarray(labels).reshape(-1)
+    if lab.dtype.kind not in "biuf" or not np.isin(lab, (0, 1)).all():
+        raise InputError("point labels must be 1 (positive) or 0 (negative)")
+    return pts, lab.astype(np.int32)
+
+
+def as_box(box) -> tuple[float, float, float, float]:
+    """``(row_min, col_min, row_max, col_max)`` as floats, or a clear error."""
+    try:
+        values = tuple(float(v) for v in box)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 4:
+        raise InputError("a box is [row_min, col_min, row_max, col_max]")
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,15 +78,15 @@ class FramePrompt:
         """True when the prompt holds no point, box or mask."""
         return len(self.points) == 0 and self.box is None and self.mask is None
 
-    def with_points(self, points, labels) -> FramePrompt:
-        """A copy with more points (a mask prompt is dropped)."""
-        pts = np.concatenate([self.points, np.asarray(points, np.float32).reshape(-1, 2)])
-        lab = np.concatenate([self.labels, np.asarray(labels, np.int32).reshape(-1)])
-        return FramePrompt(pts, lab, self.box, None)
+    def with_points(self, points, labels=None) -> FramePrompt:
+        """A copy with more points, the box kept (a mask prompt is dropped)."""
+        points, labels = as_points(points, labels)
+        return FramePrompt(np.concatenate([self.points, points]),
+                           np.concatenate([self.labels, labels]), self.box, None)
 
     def with_box(self, box) -> FramePrompt:
-        """A copy with the box replaced (a mask prompt is dropped)."""
-        return FramePrompt(self.points, self.labels, tuple(float(v) for v in box), None)
+        """A copy with the box replaced, the points kept (a mask prompt is dropped)."""
+        return FramePrompt(self.points, self.labels, as_box(box), None)
 
 
 @dataclass(frozen=True, eq=False)

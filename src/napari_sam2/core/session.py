@@ -30,9 +30,9 @@ from .errors import InputError
 from .frames import FrameSource, check_frame
 from .geometry import FrameGeometry
 from .models.registry import AUTO
-from .prompts import FramePrompt, check_prompt
+from .prompts import FramePrompt, as_box, as_points, check_prompt
 from .sink import LABEL_DTYPE, LabelSink
-from .tracker import ObjectStep, Tracker
+from .tracker import ObjectStep, Tracker, TrackOutput
 
 if TYPE_CHECKING:
     from .models import LoadedModel
@@ -169,7 +169,11 @@ class Session:
         return obj_id
 
     def remove_object(self, obj_id: int) -> None:
-        """Forget an object and its prompts (its labels stay until overwritten)."""
+        """Forget an object and its prompts (its labels stay until overwritten).
+
+        A running :meth:`propagate` stops computing and writing it from the
+        next frame on (a frame being computed at that moment is not written for it).
+        """
         if self.objects.pop(int(obj_id), None) is not None:
             self.tracker.forget_object(int(obj_id))
 
@@ -195,17 +199,17 @@ class Session:
         replace : bool
             Replace the object's earlier points on this frame instead of adding.
         """
-        points = np.asarray(points, np.float32).reshape(-1, 2)
-        labels = np.ones(len(points), np.int32) if labels is None else labels
+        points, labels = as_points(points, labels)
         old = self._existing_prompt(obj_id, frame)
         base = FramePrompt(box=old.box) if replace else old
         return self._prompt(obj_id, frame, base.with_points(points, labels))
 
     def add_box(self, obj_id: int, frame: int, box) -> FrameResult:
-        """Set the object's box ``(row_min, col_min, row_max, col_max)`` on a frame."""
-        if len(box) != 4:
-            raise InputError("a box is [row_min, col_min, row_max, col_max]")
-        return self._prompt(obj_id, frame, self._existing_prompt(obj_id, frame).with_box(box))
+        """Set the object's box ``(row_min, col_min, row_max, col_max)`` on a frame.
+
+        Points already given on that frame stay: SAM2 takes the box and the points together.
+        """
+        return self._prompt(obj_id, frame, self._existing_prompt(obj_id, frame).with_box(as_box(box)))
 
     def add_mask(self, obj_id: int, frame: int, mask) -> FrameResult:
         """Use a mask (frame-sized, nonzero = object) as the object's prompt on a frame."""
@@ -328,13 +332,20 @@ class Session:
             start = min(o.forward_done for o in objects) + 1
             frames = range(start, self.source.n_frames)
         for frame in frames:
+            objects = [o for o in objects if self._alive(o)]  # removed meanwhile: stop here
+            if not objects:
+                return
             edge = frame + 1 if reverse else frame - 1
             movers = [o for o in objects if (o.backward_done if reverse else o.forward_done) == edge]
             computed = [o for o in movers if frame not in o.prompts]
             result = None
             if computed:
-                steps = [ObjectStep(o.obj_id) for o in computed]
-                result = self._store(frame, computed, self.tracker.step(frame, steps, reverse))
+                output = self.tracker.step(frame, [ObjectStep(o.obj_id) for o in computed], reverse)
+                kept = [i for i, o in enumerate(computed) if self._alive(o)]  # removed mid-step
+                if len(kept) < len(computed):
+                    computed = [computed[i] for i in kept]
+                    output = TrackOutput(output.logits[kept], output.presence[kept])
+                result = self._store(frame, computed, output) if computed else None
             for obj in movers:
                 if reverse:
                     obj.backward_done = frame
@@ -342,6 +353,10 @@ class Session:
                     obj.forward_done = frame
             if result is not None:
                 yield result
+
+    def _alive(self, obj: TrackedObject) -> bool:
+        """Whether ``obj`` is still the session's object of its id (not removed, not replaced)."""
+        return self.objects.get(obj.obj_id) is obj
 
     # ----------------------------------------------------------------- output
     def _store(self, frame: int, objects: list[TrackedObject], output) -> FrameResult:

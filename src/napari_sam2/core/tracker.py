@@ -162,10 +162,18 @@ class TransformersTracker:
         self._session = hf.new_inference_session(self.model, source.frame_shape, self.device)
         frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
-        model_id = f"{type(self.model).__name__}:{self.loaded.name}:{self.image_size}"
+        model_id = f"{type(self.model).__name__}:{self._fingerprint()}:{self.image_size}"
         if self.autocast_bf16:
             model_id += ":bf16"
         self._session.cache = TransformersFeatureCache(self.feature_cache, frames, model_id, self.device)
+
+    def _fingerprint(self) -> str:
+        """The weights' sha256: the loaded model's, else a hash of its parameters now."""
+        if self.loaded.fingerprint:
+            return self.loaded.fingerprint
+        from .models.weights import state_fingerprint
+
+        return state_fingerprint(self.model)
 
     def _autocast(self):
         import torch

@@ -59,7 +59,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     check_direction(direction)
     source = FrameSource(data, axis, channel_axis, channels)
     spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))
-    objects = read_prompts(prompts_path, source.axis, spatial)
+    objects = read_prompts(prompts_path, source.axis, spatial, data.ndim, source.channel_axis)
     for obj in objects:
         for frame, prompt in obj.prompts.items():
             check_frame(frame, source.n_frames)

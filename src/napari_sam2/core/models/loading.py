@@ -2,7 +2,8 @@
 
 Weights come from the Hugging Face hub through ``huggingface_hub`` (its cache,
 progress bars and ``HF_HUB_OFFLINE``), or from a local folder written by
-transformers' ``save_pretrained``. Only safetensors files are loaded.
+transformers' ``save_pretrained``. Only safetensors files are loaded, strictly
+(every weight of the model, nothing else: see :mod:`.weights`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from .registry import (
     Preset,
 )
 from .registry import preset as _preset
+from .weights import (
+    check_loading_info,
+    check_weight_files,
+    config_fingerprint,
+    folder_fingerprint,
+    quiet_transformers,
+)
 
 __all__ = [
     "LoadedModel", "PRECISIONS", "check_folder", "resolve_model", "choose_model", "load_model",
@@ -142,6 +150,9 @@ class LoadedModel:
     std: tuple[float, float, float]
     preset: str = DEFAULT_PRESET
     bf16: bool = False  # run under bf16 autocast (see PRECISIONS)
+    #: sha256 naming the weights (their files, or a random model's config and seed); "" when
+    #: the model was built in memory (the tracker then hashes its parameters)
+    fingerprint: str = ""
 
     @property
     def precision(self) -> str:
@@ -293,18 +304,23 @@ def _load(name_or_folder, device, offline, preset) -> LoadedModel:
     config = model_class.config_class.from_pretrained(folder)
     if chosen.image_size < config.image_size:  # presets never upscale a small model
         resize_config(config, chosen.image_size)
+    check_weight_files(folder)
     try:
-        model = model_class.from_pretrained(folder, config=config, use_safetensors=True,
-                                            dtype=torch.float32)
+        with quiet_transformers():
+            model, info = model_class.from_pretrained(
+                folder, config=config, use_safetensors=True, dtype=torch.float32,
+                output_loading_info=True, ignore_mismatched_sizes=True)
     except ImportError as err:
         raise _missing_package(f"the model in {folder}", err) from None
     except (OSError, ValueError, RuntimeError) as err:
-        raise InputError(f"could not load the model in {folder}: {err}") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"could not load the model in {folder}: {reason}") from None
+    check_loading_info(info, folder, model_class.__name__)
     model = model.to(device).eval()
     apply_memory_frames(model, chosen.memory_frames)
     mean, std = _normalisation(folder)
     return LoadedModel(model, str(name_or_folder), device, int(model.config.image_size), mean, std,
-                       preset)
+                       preset, fingerprint=folder_fingerprint(folder))
 
 
 def _random_model(name: str, device: str, preset: Preset) -> LoadedModel:
@@ -328,7 +344,7 @@ def _random_model(name: str, device: str, preset: Preset) -> LoadedModel:
     warnings.warn(f"{name} has random weights: its masks are meaningless", stacklevel=3)
     apply_memory_frames(model, preset.memory_frames)
     return LoadedModel(model, name, device, int(model.config.image_size), IMAGENET_MEAN, IMAGENET_STD,
-                       preset.name)
+                       preset.name, fingerprint=config_fingerprint(config, seed=0))
 
 
 def _normalisation(folder: Path):
