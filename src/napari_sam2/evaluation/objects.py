@@ -22,7 +22,7 @@ import numpy as np
 from .matching import Matching, TrackingCheck, check_tracking, match_objects, overlaps
 from .stack import frames_along
 
-__all__ = ["ObjectTable", "object_table", "object_iou", "rows_text", "LOST_IOU"]
+__all__ = ["ObjectTable", "object_table", "object_iou", "matched_frame_scores", "rows_text", "LOST_IOU"]
 
 #: an object whose IoU on the last frame of its true object is below this is flagged lost
 LOST_IOU = 0.5
@@ -173,3 +173,67 @@ def object_iou(prediction, truth, match: str = "overlap", axis: int = 0, frames=
     if check:
         table.tracking = check_tracking(truth, axis)
     return table
+
+
+class _Renamed:
+    """The frames of a predicted label stack with its ids replaced by their matched true ids (others 0)."""
+
+    def __init__(self, frames, pairs: dict):
+        self.frames = frames
+        self.lut = np.zeros(max(pairs, default=0) + 1, np.int64)
+        for pred_id, truth_id in pairs.items():
+            self.lut[pred_id] = truth_id
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index):
+        frame = np.asarray(self.frames[index])
+        inside = frame < len(self.lut)
+        return np.where(inside, self.lut[np.where(inside, frame, 0)], 0)
+
+
+def matched_frame_scores(truth, prediction, axis: int = 0, exclude_ends: bool = False,
+                         match: str = "overlap", frames=None) -> dict:
+    """Per-frame J and F of the matched objects, the per-object table and the truth check.
+
+    Parameters
+    ----------
+    truth, prediction : array-like of int, 3D, same shape
+        Label stacks, read one frame at a time; the prediction's ids need not be the truth's.
+    axis : int
+        The frame axis.
+    exclude_ends : bool
+        Skip the first and last frame in J and F (DAVIS convention).
+    match : {"overlap", "id"}
+        See :func:`~.matching.match_objects`.
+    frames : int or dict, optional
+        Reference frame(s) of the matching.
+
+    Returns
+    -------
+    dict
+        As :func:`~.stack.frame_scores` (``frames``, ``J``, ``F``, ``J-Mean``, ``F-Mean``,
+        ``J&F-Mean``, ``objects``: the matched true ids), computed over the matched pairs only,
+        plus ``table`` (:class:`ObjectTable`, with ``matching`` and ``tracking``).
+    """
+    from ..core.errors import InputError
+    from .metrics import evaluate_labels
+
+    table = object_iou(prediction, truth, match, axis, frames)
+    matching = table.matching
+    if not matching.pairs:
+        if not matching.unmatched_truth:
+            raise InputError("the ground truth has no objects")
+        if not matching.unmatched_pred:
+            raise InputError("the prediction has no objects")
+        raise InputError(f"no predicted object matches a true object ({matching.describe()}); "
+                         "check which layer is the prediction and which the ground truth")
+    gt = frames_along(truth, axis)
+    renamed = _Renamed(frames_along(prediction, axis), table.matching.pairs)
+    scores = evaluate_labels(gt, renamed, sorted(table.matching.pairs.values()), exclude_ends=exclude_ends)
+    objects = list(scores.objects.values())
+    return {"frames": objects[0].frames, "J": np.mean([o.j for o in objects], axis=0),
+            "F": np.mean([o.f for o in objects], axis=0), "J-Mean": scores.j_mean,
+            "F-Mean": scores.f_mean, "J&F-Mean": scores.j_and_f, "objects": list(scores.objects),
+            "table": table}
