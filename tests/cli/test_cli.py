@@ -202,8 +202,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert "mean IoU against the ground truth" in capsys.readouterr().out
     from PIL import Image
 
-    with Image.open(tmp_path / "demo" / "overview.png") as overview:  # 4 frames of 256 px side by side
-        assert overview.size == (4 * 256 + 3 * 4, 256) and overview.mode == "RGB"
+    with Image.open(tmp_path / "demo" / "overview.png") as overview:  # 4 frames of 256 px, a legend below
+        assert overview.size[0] == 4 * 256 + 3 * 4 and overview.size[1] > 256 and overview.mode == "RGB"
     assert main(["demo", str(tmp_path / "demo"), "--frames", "4", "--model", "random:tiny"]) == 2
 
 

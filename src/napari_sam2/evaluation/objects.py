@@ -77,8 +77,8 @@ class ObjectTable:
                 "untracked_truth": (self.tracking.message or None) if self.tracking else None}
 
 
-def rows_text(rows) -> str:
-    """A text table of :attr:`ObjectTable.rows` with the mean IoU and the lost objects."""
+def rows_text(rows, mean: bool = True) -> str:
+    """A text table of :attr:`ObjectTable.rows`, then (``mean``) the mean IoU and the lost objects."""
     lines = [f"{'pred':>5}{'truth':>7}{'IoU':>7}{'J active':>10}{'active':>8}{'in pred':>9}"
              f"{'in truth':>10}{'lost':>6}{'last IoU':>10}"]
     for r in rows:
@@ -87,12 +87,12 @@ def rows_text(rows) -> str:
         lines.append(f"{r['pred']:>5}{truth:>7}{r['IoU']:>7.3f}{r['J_active']:>10.3f}{r['active']:>8}"
                      f"{r['pred_frames']:>9}{r['truth_frames']:>10}{r['lost_frames']:>6}{last:>10}"
                      + ("  LOST" if r["lost"] else ""))
-    if rows:
+    if rows and mean:
         lost = [r["pred"] for r in rows if r["lost"]]
         lines.append(f"mean IoU {np.mean([r['IoU'] for r in rows]):.3f}, mean J over active frames "
                      f"{np.mean([r['J_active'] for r in rows]):.3f}, {len(rows)} object(s); "
                      + (f"lost: {', '.join(map(str, lost))}" if lost else "none lost"))
-    else:
+    elif not rows:
         lines.append("no predicted objects")
     return "\n".join(lines)
 
