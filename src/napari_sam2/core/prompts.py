@@ -13,7 +13,11 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["FramePrompt", "ModelPrompt", "check_prompt"]
+__all__ = ["FramePrompt", "ModelPrompt", "PromptWarning", "check_prompt", "excluded_points"]
+
+
+class PromptWarning(UserWarning):
+    """The model's answer contradicts a prompt (a positive point outside the mask)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,3 +113,27 @@ def check_prompt(prompt: FramePrompt, frame_shape: tuple[int, int], where: str) 
             raise InputError(
                 f"{where}: mask shape {prompt.mask.shape} differs from the frame shape {(rows, cols)}"
             )
+
+
+def excluded_points(prompt: FramePrompt, mask) -> list[tuple[int, int]]:
+    """The positive points of ``prompt`` whose pixel lies outside ``mask``.
+
+    Parameters
+    ----------
+    prompt : FramePrompt
+    mask : bool array (rows, cols)
+        The object's mask on the prompted frame.
+
+    Returns
+    -------
+    list of (row, col)
+        Pixel of each excluded positive point (the point rounded to its pixel).
+    """
+    mask = np.asarray(mask, bool)
+    out = []
+    for (row, col), label in zip(prompt.points, prompt.labels, strict=True):
+        r = min(max(int(round(float(row))), 0), mask.shape[0] - 1)
+        c = min(max(int(round(float(col))), 0), mask.shape[1] - 1)
+        if label == 1 and not mask[r, c]:
+            out.append((r, c))
+    return out

@@ -30,7 +30,7 @@ from .errors import InputError
 from .frames import FrameSource, check_frame
 from .geometry import FrameGeometry
 from .models.registry import AUTO
-from .prompts import FramePrompt, check_prompt
+from .prompts import FramePrompt, PromptWarning, check_prompt, excluded_points
 from .sink import LABEL_DTYPE, LabelSink
 from .tracker import ObjectStep, Tracker
 
@@ -256,7 +256,15 @@ class Session:
         output = self.tracker.step(frame, [step], reverse)
         obj.prompts[frame] = prompt
         self._invalidate(obj, frame)
-        return self._store(frame, [obj], output)
+        result = self._store(frame, [obj], output)
+        for row, col in excluded_points(prompt, result.masks[0]):  # the model overruled the user: say so
+            other = int(result.labels[row, col])
+            why = (f" (the pixel belongs to object {other})" if other else
+                   "" if result.masks[0].any() else " (the mask is empty)")
+            warnings.warn(f"object {obj.obj_id}, frame {frame}: the mask excludes the positive point at row "
+                          f"{row}, col {col}{why}; add a point or a box to correct it", PromptWarning,
+                          stacklevel=3)
+        return result
 
     def _invalidate(self, obj: TrackedObject, frame: int) -> None:
         """Mark results that a new prompt on ``frame`` can change as not done."""
