@@ -236,6 +236,10 @@ def test_a_mask_that_excludes_the_positive_point_warns_at_once():
         "add a point or a box to correct it"]
     assert record[0].filename == __file__  # points at the caller's line
 
+    with pytest.warns(PromptWarning) as record:  # a new point: only it is reported
+        session.add_points(2, frame=4, points=[[30, 40]])
+    assert [str(w.message).split(";")[0].split("point ")[1] for w in record] == ["at row 30, col 40"]
+
     session, _ = make_session(absent={5: [1]})  # the model says the object is absent
     with pytest.warns(PromptWarning, match=r"object 5, frame 1: .* row 40, col 50 \(the mask is empty\)"):
         session.add_points(5, frame=1, points=[[40.4, 49.6]])

@@ -115,7 +115,7 @@ def check_prompt(prompt: FramePrompt, frame_shape: tuple[int, int], where: str) 
             )
 
 
-def excluded_points(prompt: FramePrompt, mask) -> list[tuple[int, int]]:
+def excluded_points(prompt: FramePrompt, mask, earlier: FramePrompt | None = None) -> list[tuple[int, int]]:
     """The positive points of ``prompt`` whose pixel lies outside ``mask``.
 
     Parameters
@@ -123,6 +123,8 @@ def excluded_points(prompt: FramePrompt, mask) -> list[tuple[int, int]]:
     prompt : FramePrompt
     mask : bool array (rows, cols)
         The object's mask on the prompted frame.
+    earlier : FramePrompt, optional
+        The prompt it replaces: its points are left out (they were checked when they were new).
 
     Returns
     -------
@@ -130,8 +132,11 @@ def excluded_points(prompt: FramePrompt, mask) -> list[tuple[int, int]]:
         Pixel of each excluded positive point (the point rounded to its pixel).
     """
     mask = np.asarray(mask, bool)
+    known = set() if earlier is None else {tuple(p) for p in earlier.points.tolist()}
     out = []
     for (row, col), label in zip(prompt.points, prompt.labels, strict=True):
+        if (row, col) in known:
+            continue
         r = min(max(int(round(float(row))), 0), mask.shape[0] - 1)
         c = min(max(int(round(float(col))), 0), mask.shape[1] - 1)
         if label == 1 and not mask[r, c]:

@@ -254,10 +254,10 @@ class Session:
         step = ObjectStep(obj.obj_id, self.geometry.prompt_to_model(prompt), tracked_here)
         reverse = obj.anchor is not None and frame < obj.anchor
         output = self.tracker.step(frame, [step], reverse)
-        obj.prompts[frame] = prompt
+        earlier, obj.prompts[frame] = obj.prompts.get(frame), prompt
         self._invalidate(obj, frame)
         result = self._store(frame, [obj], output)
-        for row, col in excluded_points(prompt, result.masks[0]):  # the model overruled the user: say so
+        for row, col in excluded_points(prompt, result.masks[0], earlier):  # the model overruled a click
             other = int(result.labels[row, col])
             why = (f" (the pixel belongs to object {other})" if other else
                    "" if result.masks[0].any() else " (the mask is empty)")
