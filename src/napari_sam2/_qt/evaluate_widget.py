@@ -28,7 +28,7 @@ COLORS = {"J": QColor(80, 160, 255), "F": QColor(255, 160, 60)}
 #: the name of the layer the SAM2 widget writes its labels to ends with this
 SAM2_LABELS = "SAM2 labels"
 MATCHES = {"by overlap": "overlap", "by id": "id"}
-TABLE_COLUMNS = ("pred", "truth", "IoU", "J active", "lost frames", "last IoU")
+TABLE_COLUMNS = ("pred", "truth", "IoU", "J active", "lost", "last")
 
 
 def _notify(message: str, error: bool = True) -> None:
@@ -147,9 +147,11 @@ class EvaluateWidget(QWidget):
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(170)
         self.table.setToolTip("per object: IoU pooled over all frames; J active: mean IoU over the frames "
-                              "where the true or the predicted object is present; lost frames: true "
-                              "object present, prediction empty; lost (red): lost frames or last IoU < 0.5")
+                              "where the true or the predicted object is present; lost: frames with the true "
+                              "object and no prediction; last: IoU on its last frame; "
+                              "red: lost frames or last IoU < 0.5")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
