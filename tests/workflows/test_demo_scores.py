@@ -22,7 +22,7 @@ def test_a_lost_cell_is_flagged_and_drawn_as_an_outline(tmp_path):
     assert sorted(table) == ids
     assert table[lost][-1] == "LOST" and table[lost][7] == "4"  # lost frames
     assert all("LOST" not in table[k] and table[k][2] == "1.000" for k in ids if k != lost)
-    assert f"1 of {len(ids)} cell(s) LOST (cell {lost}: last-frame IoU 0.00, empty on 4 frame(s)" in text
+    assert f"1 of {len(ids)} cell(s) LOST: cell {lost} (last-frame IoU 0.00, empty on 4 frame(s)" in text
     pooled = (truth[:3] == lost).sum() / (truth == lost).sum()
     mean = (len(ids) - 1 + pooled) / len(ids)
     assert f"mean IoU against the ground truth: {mean:.3f}" in text

@@ -92,13 +92,13 @@ def score_demo(folder: Path, image: np.ndarray, truth: np.ndarray, labels: np.nd
               "last_IoU": 0.0, "lost": True} for k in sorted(clicked - {r["pred"] for r in rows})]
     write_overview(folder / "overview.png", image, labels, truth, rows)
     lost = [r for r in rows if r["lost"]]
-    verdict = ("no cell lost" if not lost else f"{len(lost)} of {len(rows)} cell(s) LOST (" + ", ".join(
-        f"cell {r['pred']}: last-frame IoU {r['last_IoU']:.2f}"
-        + (f", empty on {r['lost_frames']} frame(s) where it is" if r["lost_frames"] else "")
-        for r in lost) + ")")
+    verdict = ("no cell lost" if not lost else f"{len(lost)} of {len(rows)} cell(s) LOST: " + ", ".join(
+        f"cell {r['pred']} (last-frame IoU {r['last_IoU']:.2f}"
+        + (f", empty on {r['lost_frames']} frame(s) where it is)" if r["lost_frames"] else ")")
+        for r in lost))
     return (f"per-object IoU against the ground truth (IoU pooled over frames; LOST: empty where the cell "
             f"is, or IoU < 0.5 on its last frame):\n{rows_text(rows, mean=False)}\n"
-            f"mean IoU against the ground truth: {np.mean([r['IoU'] for r in rows]):.3f}; {verdict}\n"
+            f"mean IoU against the ground truth: {np.mean([r['IoU'] for r in rows]):.3f}\n{verdict}\n"
             f"(files in {folder}; overview.png: labels filled, ground truth outlined, one colour per cell)")
 
 
