@@ -17,10 +17,11 @@ from napari_sam2.core.tracker import TrackOutput
 class DiskTracker:
     """Fake tracker: disk of ``radius`` model pixels at the object's last positive point."""
 
-    def __init__(self, image_size=256, radius=16.0, drift=4.0, absent=None):
+    def __init__(self, image_size=256, radius=16.0, drift=4.0, absent=None, offset=0.0):
         self.image_size = image_size
         self.radius = radius
         self.drift = drift
+        self.offset = offset  # model pixels along x between the clicked point and the disk
         self.absent = absent or {}  # obj_id -> frames where the object is absent
         self.calls = []  # (frame, obj_ids, reverse, prompted, use_memory)
         self.anchor = {}  # obj_id -> (frame, x, y) of its latest prompt
@@ -60,7 +61,7 @@ class DiskTracker:
 
     def _position(self, obj_id, frame):
         f0, x, y = self.anchor[obj_id]
-        return x + self.drift * (frame - f0), y
+        return x + self.offset + self.drift * (frame - f0), y
 
     def forget(self, obj_id, frames):
         self.forgotten.append((obj_id, sorted(frames)))

@@ -89,7 +89,7 @@ def test_bad_input_notifies(make_napari_viewer, qtbot, monkeypatch):
     viewer.add_labels(np.zeros_like(truth), name="empty")
     widget.truth_combo.setCurrentText("empty")
     wait_for(qtbot, widget, widget.score())
-    assert "no objects" in messages[-1] and widget.result is None
+    assert "the ground truth has no objects" in messages[-1] and widget.result is None
 
 
 def test_tracks_from_labels_keep_scale_and_translate(make_napari_viewer, qtbot):
@@ -105,3 +105,69 @@ def test_tracks_from_labels_keep_scale_and_translate(make_napari_viewer, qtbot):
     assert sorted(np.unique(tracks.data[:, 0])) == [1, 2, 7]
     assert len(tracks.data) == 3 + 4 + 1  # object 1 is missing on frame 2
     assert tracks.scale.tolist() == [2.0, 0.5, 0.5] and tracks.translate.tolist() == [1.0, 10.0, -5.0]
+
+
+def test_defaults_pick_the_sam2_labels_as_prediction(make_napari_viewer):
+    viewer = make_napari_viewer()
+    truth, pred = hand_made()
+    widget = EvaluateWidget(viewer)
+    viewer.add_labels(pred, name="cells SAM2 labels")
+    viewer.add_labels(truth, name="ground truth")  # added after: still the truth
+    assert widget.labels_combo.currentText() == "cells SAM2 labels"
+    assert widget.truth_combo.currentText() == "ground truth"
+    viewer.add_labels(truth, name="masks")  # another layer changes nothing
+    assert (widget.labels_combo.currentText(), widget.truth_combo.currentText()) == (
+        "cells SAM2 labels", "ground truth")
+    viewer.add_labels(pred, name="more SAM2 labels")  # a new SAM2 session's labels: the prediction
+    assert (widget.labels_combo.currentText(), widget.truth_combo.currentText()) == (
+        "more SAM2 labels", "ground truth")
+
+    other = EvaluateWidget(make_napari_viewer())
+    other.viewer.add_labels(truth, name="truth")  # truth first, then the SAM2 labels
+    other.viewer.add_labels(pred, name="cells SAM2 labels")
+    assert (other.labels_combo.currentText(), other.truth_combo.currentText()) == (
+        "cells SAM2 labels", "truth")
+    assert widget_module.default_layers(["a", "b SAM2 labels", "c"]) == ("b SAM2 labels", "a")
+    assert widget_module.default_layers(["only"]) == ("only", "only")
+
+
+def test_clicked_ids_are_matched_to_the_truth_by_overlap(make_napari_viewer, qtbot, monkeypatch):
+    """Clicked objects are numbered 1, 2, ... whatever the truth calls them: match them by overlap."""
+    messages = []
+    monkeypatch.setattr(widget_module, "_notify", lambda m, error=True: messages.append(m))
+    viewer = make_napari_viewer()
+    truth, pred = hand_made()
+    truth = np.where(truth > 0, truth + 10, 0).astype(np.uint8)  # truth ids 11 and 12
+    truth[:, 25:29, 0:4] = 13  # a true object nobody clicked
+    viewer.add_labels(truth, name="truth")
+    viewer.add_labels(pred, name="cells SAM2 labels")
+    widget = EvaluateWidget(viewer)
+    wait_for(qtbot, widget, widget.score())
+    result = widget.result
+    table = result["table"]
+    assert table.matching.pairs == {1: 11, 2: 12} and result["objects"] == [11, 12]
+    np.testing.assert_allclose(result["J"], [1, (1 / 3 + 1) / 2, 0.5, 1])  # as with equal ids
+    text = widget.summary.text()
+    assert "matching: 2 predicted object(s) matched to true objects by overlap" in text
+    assert "1 true object(s) have no prediction (not scored)" in text and "lost: 1" in text
+    assert widget.table.rowCount() == 2
+    assert [widget.table.item(0, c).text() for c in (0, 1, 4)] == ["1", "11", "1"]
+    assert widget.table.item(0, 2).text() == f"{(100 + 50 + 0 + 100) / (100 + 150 + 100 + 100):.3f}"
+    assert not messages
+
+    widget.match_combo.setCurrentText("by id")  # the ids do not agree: nothing to score
+    wait_for(qtbot, widget, widget.score())
+    assert "no predicted object matches a true object" in messages[-1]
+
+
+def test_untracked_truth_is_flagged(make_napari_viewer, qtbot, monkeypatch):
+    messages = []
+    monkeypatch.setattr(widget_module, "_notify", lambda m, error=True: messages.append((m, error)))
+    viewer = make_napari_viewer()
+    truth, pred = hand_made()
+    untracked = truth.copy()
+    untracked[1::2][truth[1::2] == 1], untracked[1::2][truth[1::2] == 2] = 2, 1  # ids swap every frame
+    widget = open_widget(viewer, untracked, pred)
+    wait_for(qtbot, widget, widget.score())
+    assert "WARNING: the ground truth is not tracked over time" in widget.summary.text()
+    assert messages and "not tracked" in messages[-1][0] and messages[-1][1] is False

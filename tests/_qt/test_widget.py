@@ -308,3 +308,19 @@ def _record_notifications(monkeypatch, messages: list) -> None:
 
     monkeypatch.setattr(notifications, "show_error", messages.append)
     monkeypatch.setattr(notifications, "show_warning", messages.append)
+
+
+def test_a_mask_that_excludes_the_click_shows_a_napari_warning(make_napari_viewer, stack, qtbot):
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    viewer = make_napari_viewer()
+    widget, image = open_widget(viewer, stack)
+    controller, _ = start_with_double(widget, image, qtbot, offset=60.0)  # the disk lands off the click
+    before = len(notification_manager.records)
+    click(controller, [2, 30, 20])
+    wait(qtbot, controller=controller)
+    assert (controller.labels_layer.data[2] == 1).any() and controller.labels_layer.data[2, 30, 20] == 0
+    qtbot.waitUntil(lambda: len(notification_manager.records) > before, timeout=5_000)
+    shown = notification_manager.records[before:]
+    assert any(n.severity == NotificationSeverity.WARNING and "object 1, frame 2: the mask excludes the "
+               "positive point at row 30, col 20" in str(n.message) for n in shown), shown

@@ -202,8 +202,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert "mean IoU against the ground truth" in capsys.readouterr().out
     from PIL import Image
 
-    with Image.open(tmp_path / "demo" / "overview.png") as overview:  # 4 frames of 256 px side by side
-        assert overview.size == (4 * 256 + 3 * 4, 256) and overview.mode == "RGB"
+    with Image.open(tmp_path / "demo" / "overview.png") as overview:  # 4 frames of 256 px, a legend below
+        assert overview.size[0] == 4 * 256 + 3 * 4 and overview.size[1] > 256 and overview.mode == "RGB"
     assert main(["demo", str(tmp_path / "demo"), "--frames", "4", "--model", "random:tiny"]) == 2
 
 
@@ -234,3 +234,24 @@ def test_real_hela_timelapse_end_to_end(shared_data, tiny_model_dir, tmp_path):
     # normalisation sample (8 frames) + each object's pass (frames 1..9 are passed twice: forward for
     # object 2, backward for object 1) + at most one wasted read-ahead per pass
     assert max(counting.reads.values()) <= 3 and sum(counting.reads.values()) <= 20 + 8 + 10 + 2
+
+
+def test_a_mask_that_excludes_a_clicked_point_is_reported_at_once(files, tiny_model_dir, monkeypatch, capsys):
+    """The real model on the prompted frame, its answer replaced by an empty mask (as phase contrast can)."""
+    from napari_sam2.core.tracker import TrackOutput, TransformersTracker
+
+    real_step = TransformersTracker.step
+
+    def step(self, frame, steps, reverse):
+        output = real_step(self, frame, steps, reverse)
+        if any(s.prompt is not None for s in steps):
+            return TrackOutput(-np.abs(output.logits) - 1, output.presence)
+        return output
+
+    monkeypatch.setattr(TransformersTracker, "step", step)
+    assert run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
+               files / "o.zarr", "--model", tiny_model_dir) == 0
+    err = capsys.readouterr().err
+    assert ("napari-sam2: warning: object 3, frame 1: the mask excludes the positive point at row 20, "
+            "col 30 (the mask is empty); add a point or a box to correct it") in err
+    assert "object 8, frame 2: the mask excludes the positive point at row 5, col 5" in err

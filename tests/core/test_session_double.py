@@ -141,7 +141,8 @@ def test_overlaps_go_to_the_higher_logit_and_other_labels_are_kept():
     session, _ = make_session(radius=40)
     session.labels[4][70:80, 0:10] = 42  # painted by hand
     session.add_points(1, 4, [[40, 50]])
-    result = session.add_points(2, 4, [[40, 60]])
+    with pytest.warns(UserWarning, match=r"row 40, col 60 \(the pixel belongs to object 1\)"):
+        result = session.add_points(2, 4, [[40, 60]])
     # object 2 was prompted alone: object 1's pixels stay object 1
     assert (result.labels == 1).sum() > (result.labels == 2).sum() * 0.3
     assert (session.labels[4][70:80, 0:10] == 42).all()
@@ -221,3 +222,32 @@ def test_removing_prompts_and_objects():
 def test_prefetch_is_optional_for_trackers():
     session, _ = make_session()
     session.prefetch(3)  # the double has no encoder cache: nothing happens
+
+
+def test_a_mask_that_excludes_the_positive_point_warns_at_once():
+    from napari_sam2.core.prompts import PromptWarning
+
+    session, _ = make_session(offset=60.0)  # the disk lands about 28 px right of the click
+    with pytest.warns(PromptWarning) as record:
+        result = session.add_points(2, frame=4, points=[[20, 30], [60, 100]], labels=[1, 0])
+    assert result.masks[0].any() and not result.masks[0][20, 30]
+    assert [str(w.message) for w in record] == [
+        "object 2, frame 4: the mask excludes the positive point at row 20, col 30; "
+        "add a point or a box to correct it"]
+    assert record[0].filename == __file__  # points at the caller's line
+
+    with pytest.warns(PromptWarning) as record:  # a new point: only it is reported
+        session.add_points(2, frame=4, points=[[30, 40]])
+    assert [str(w.message).split(";")[0].split("point ")[1] for w in record] == ["at row 30, col 40"]
+
+    session, _ = make_session(absent={5: [1]})  # the model says the object is absent
+    with pytest.warns(PromptWarning, match=r"object 5, frame 1: .* row 40, col 50 \(the mask is empty\)"):
+        session.add_points(5, frame=1, points=[[40.4, 49.6]])
+
+    session, _ = make_session()  # a mask on the point: no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PromptWarning)
+        session.add_points(1, frame=0, points=[[40, 60]])
+        session.add_box(1, frame=3, box=[10, 10, 40, 40])

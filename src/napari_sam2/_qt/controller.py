@@ -28,6 +28,7 @@ from .._napari.layers import (
 from ..core.errors import InputError
 from ..core.frames import FrameSource
 from ..core.models import AUTO, DEFAULT_PRESET
+from ..core.prompts import PromptWarning
 from .object_actions import ObjectActions, notify
 
 __all__ = ["Sam2Controller"]
@@ -221,6 +222,7 @@ class Sam2Controller(ObjectActions):
         self._synced = wanted
         worker = create_worker(self._apply_prompts, changes, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._show_result)
+        worker.warned.connect(self._show_warning)
         self._run(worker, "segmenting")
         return worker
 
@@ -241,6 +243,12 @@ class Sam2Controller(ObjectActions):
         self.sink.apply(result.frame, result.labels)
         if self._history is None:  # during a propagation the list is refreshed at the end
             self.objects_changed.emit()
+
+    def _show_warning(self, warning_args) -> None:
+        """A core warning from a prompt (a mask that excludes the clicked point) as a napari warning."""
+        message, category = warning_args[:2]
+        if issubclass(category, PromptWarning):
+            notify(str(message), error=False)
 
     # -------------------------------------------------------- propagation
     def propagate(self, direction: str = "both"):

@@ -1,4 +1,8 @@
-"""The "SAM2 evaluate" dock widget: J and F per frame of a Labels layer, and tracks from labels."""
+"""The "SAM2 evaluate" dock widget: J and F per frame of a Labels layer, per-object IoU, tracks.
+
+The prediction's objects are matched to the ground truth's by overlap (their ids
+need not agree: clicked objects get ids 1, 2, ... whatever the truth calls them).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -19,12 +25,27 @@ from qtpy.QtWidgets import (
 from ..core.errors import InputError
 
 COLORS = {"J": QColor(80, 160, 255), "F": QColor(255, 160, 60)}
+#: the name of the layer the SAM2 widget writes its labels to ends with this
+SAM2_LABELS = "SAM2 labels"
+MATCHES = {"by overlap": "overlap", "by id": "id"}
+TABLE_COLUMNS = ("pred", "truth", "IoU", "J active", "lost", "last")
 
 
-def _notify(message: str) -> None:
-    from napari.utils.notifications import show_error
+def _notify(message: str, error: bool = True) -> None:
+    from napari.utils.notifications import show_error, show_warning
 
-    show_error(message)
+    (show_error if error else show_warning)(message)
+
+
+def default_layers(names: list) -> tuple[str, str]:
+    """The default prediction (the last SAM2 labels layer) and ground truth (another Labels layer)."""
+    if not names:
+        return "", ""
+    sam2 = [n for n in names if n.endswith(SAM2_LABELS)]
+    prediction = sam2[-1] if sam2 else names[-1]
+    others = [n for n in names if n != prediction]
+    truth = next((n for n in others if not n.endswith(SAM2_LABELS)), others[0] if others else prediction)
+    return prediction, truth
 
 
 class ScorePlot(QWidget):
@@ -102,10 +123,16 @@ class EvaluateWidget(QWidget):
         self.worker = None
         form = QFormLayout()
         self.labels_combo, self.truth_combo, self.axis_combo = QComboBox(), QComboBox(), QComboBox()
+        self.match_combo = QComboBox()
+        self.match_combo.addItems(list(MATCHES))
+        self.match_combo.setToolTip("pair each predicted object with the true object it overlaps most "
+                                    "(one to one, on its first frame where both have objects), "
+                                    "or with the true object of the same id")
         self.exclude_ends = QCheckBox("skip first and last frame (DAVIS)")
-        form.addRow("labels", self.labels_combo)
+        form.addRow("prediction", self.labels_combo)
         form.addRow("ground truth", self.truth_combo)
         form.addRow("frame axis", self.axis_combo)
+        form.addRow("match objects", self.match_combo)
         form.addRow(self.exclude_ends)
         self.score_button = QPushButton("Score")
         self.tracks_button = QPushButton("Tracks from labels")
@@ -114,14 +141,23 @@ class EvaluateWidget(QWidget):
         buttons.addWidget(self.score_button)
         buttons.addWidget(self.tracks_button)
         self.plot = ScorePlot()
-        self.summary = QLabel("choose a labels layer and its ground truth, then Score")
+        self.summary = QLabel("choose the prediction and its ground truth, then Score")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(170)
+        self.table.setToolTip("per object: IoU pooled over all frames; J active: mean IoU over the frames "
+                              "where the true or the predicted object is present; lost: frames with the true "
+                              "object and no prediction; last: IoU on its last frame; "
+                              "red: lost frames or last IoU < 0.5")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.plot)
         layout.addWidget(self.summary)
+        layout.addWidget(self.table)
         layout.addStretch()
         self.score_button.clicked.connect(self.score)
         self.tracks_button.clicked.connect(self.add_tracks)
@@ -139,13 +175,22 @@ class EvaluateWidget(QWidget):
 
     def _refresh(self, event=None) -> None:
         names = self._labels_layers()
-        for n, combo in enumerate((self.labels_combo, self.truth_combo)):
-            current = combo.currentText()
+        prediction, truth = default_layers(names)
+        current = self.labels_combo.currentText()
+        added = getattr(getattr(event, "value", None), "name", None) if event is not None else None
+        if not (getattr(event, "type", None) == "inserted" and added in names
+                and added.endswith(SAM2_LABELS)):  # a new SAM2 labels layer becomes the prediction
+            prediction = current if current in names else prediction
+        current = self.truth_combo.currentText()
+        if current in names and current != prediction:
+            truth = current
+        elif truth == prediction:
+            truth = next((n for n in names if n != prediction), prediction)
+        for combo, choice in ((self.labels_combo, prediction), (self.truth_combo, truth)):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
-            default = names[min(n, len(names) - 1)] if names else ""
-            combo.setCurrentText(current if current in names else default)
+            combo.setCurrentText(choice)
             combo.blockSignals(False)
         self._refresh_axes()
 
@@ -170,8 +215,8 @@ class EvaluateWidget(QWidget):
 
     # -------------------------------------------------------------- actions
     def score(self):
-        """Score the labels layer against the ground truth in a thread; returns the worker or None."""
-        from ..evaluation.stack import frame_scores
+        """Score the prediction against the ground truth in a thread; returns the worker or None."""
+        from ..evaluation.objects import matched_frame_scores
 
         labels, truth = self._layer(self.labels_combo), self._layer(self.truth_combo)
         if labels is None or truth is None:
@@ -186,8 +231,8 @@ class EvaluateWidget(QWidget):
             return None
         axis = self.axis_combo.currentData() or 0
         self.summary.setText("scoring…")
-        return self._start(frame_scores, self._show, self._data(truth), self._data(labels), axis,
-                           self.exclude_ends.isChecked())
+        return self._start(matched_frame_scores, self._show, self._data(truth), self._data(labels), axis,
+                           self.exclude_ends.isChecked(), MATCHES[self.match_combo.currentText()])
 
     def add_tracks(self):
         """Add a Tracks layer of object centroids (in a thread); returns the worker or None."""
@@ -226,11 +271,33 @@ class EvaluateWidget(QWidget):
 
     def _show(self, result: dict) -> None:
         self.result = result
+        table = result["table"]
         self.plot.set_scores(result["frames"], J=result["J"], F=result["F"])
-        self.summary.setText(
-            f"J-Mean {result['J-Mean']:.3f}   F-Mean {result['F-Mean']:.3f}   "
-            f"J&F {result['J&F-Mean']:.3f}\n{len(result['objects'])} object(s), "
-            f"{len(result['frames'])} frames scored")
+        lines = [f"J-Mean {result['J-Mean']:.3f}   F-Mean {result['F-Mean']:.3f}   "
+                 f"J&F {result['J&F-Mean']:.3f} over {len(result['objects'])} matched object(s), "
+                 f"{len(result['frames'])} frames",
+                 f"mean IoU {table.mean_iou:.3f}; lost: {', '.join(map(str, table.lost)) or 'none'}",
+                 f"matching: {table.matching.describe()}"]
+        if not table.tracking.tracked:
+            lines.append(f"WARNING: {table.tracking.message}")
+            _notify(f"SAM2 evaluate: {table.tracking.message}", error=False)
+        self.summary.setText("\n".join(lines))
+        self._fill_table(table.rows)
+
+    def _fill_table(self, rows) -> None:
+        self.table.setRowCount(len(rows))
+        for n, row in enumerate(rows):
+            last = "-" if row["last_IoU"] is None else f"{row['last_IoU']:.3f}"
+            values = (row["pred"], "-" if row["truth"] is None else row["truth"], f"{row['IoU']:.3f}",
+                      f"{row['J_active']:.3f}", row["lost_frames"], last)
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(str(value))
+                if row["lost"]:
+                    item.setForeground(QColor(230, 70, 70))
+                    item.setToolTip("lost: the true object is present where the prediction is empty, "
+                                    "or the IoU on its last frame is below 0.5")
+                self.table.setItem(n, column, item)
+        self.table.resizeColumnsToContents()
 
     def _show_tracks(self, labels, data) -> None:
         if len(data) == 0:

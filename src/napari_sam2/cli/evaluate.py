@@ -1,10 +1,12 @@
-"""``napari-sam2 evaluate davis | clicks | ctc``: the command-line side of :mod:`napari_sam2.evaluation`."""
+"""``napari-sam2 evaluate davis | clicks | ctc | iou``: the command line of :mod:`napari_sam2.evaluation`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 from ..core.errors import InputError
 from .options import add_model_options, add_stack_options, parse_channels, stack_axes
@@ -22,6 +24,14 @@ Writes results/<sequence>/00000.png ... and results/davis_scores.csv / .json."""
     "clicks": """\
 example:
   napari-sam2 evaluate clicks stack.tif --truth labels.tif --frames 0,10 --clicks 3 --target 0.9""",
+    "iou": """\
+examples:
+  napari-sam2 evaluate iou labels.zarr --truth ground_truth.tif
+  napari-sam2 evaluate iou labels.zarr --truth ground_truth.tif --match id --frame 0
+
+Each predicted object is paired with one true object: by overlap (the one-to-one pairing with the
+largest total IoU on each object's first frame where both have objects, or on --frame), or by id.
+IoU is pooled over all frames; J active is the mean IoU over the frames where either is present.""",
     "ctc": """\
 example:
   napari-sam2 evaluate ctc labels.zarr --out 01_RES --gt 01_GT
@@ -30,8 +40,9 @@ example:
 
 
 def add_parser(sub) -> None:
-    """Add the ``evaluate`` command and its three protocols to the subparsers ``sub``."""
-    evaluate = sub.add_parser("evaluate", help="score segmentations: DAVIS, simulated clicks, CTC",
+    """Add the ``evaluate`` command and its four protocols to the subparsers ``sub``."""
+    evaluate = sub.add_parser("evaluate",
+                              help="score segmentations: DAVIS, simulated clicks, CTC, per-object IoU",
                               description="Benchmark protocols and metrics (see docs/evaluation.md).")
     protocols = evaluate.add_subparsers(title="protocols")
 
@@ -54,6 +65,8 @@ def add_parser(sub) -> None:
     clicks.add_argument("--target", type=float, default=0.9, help="J&F to reach (default 0.9)")
     add_stack_options(clicks)
     clicks.add_argument("--out", help="also write the full report (every click) as JSON")
+    clicks.add_argument("--allow-untracked", action="store_true",
+                        help="score a truth whose ids are not tracked over time (refused by default)")
     add_model_options(clicks, precision=False)
     clicks.set_defaults(run=_clicks)
 
@@ -64,6 +77,18 @@ def add_parser(sub) -> None:
     ctc.add_argument("--parents", help="track file (L B E P lines, like man_track.txt) giving each id's "
                      "parent id, for divisions")
     ctc.set_defaults(run=_ctc)
+
+    iou = _sub(protocols, "iou", "per-object IoU of a label stack against a ground truth, "
+               "objects matched by overlap or id")
+    iou.add_argument("labels", help="predicted labels: .tif, .zarr or .npy stack")
+    iou.add_argument("--truth", required=True, help="ground-truth labels, the same shape")
+    iou.add_argument("--match", choices=("overlap", "id"), default="overlap",
+                     help="pair objects by overlap (default) or by equal ids")
+    iou.add_argument("--frame", type=int, help="match on this frame (e.g. the prompted one); default: "
+                     "each object's first frame where both have objects")
+    iou.add_argument("--axis", help="frame axis: number or letter (t, z); default: T, else Z, else 0")
+    iou.add_argument("--out", help="also write the table as JSON")
+    iou.set_defaults(run=_iou)
     evaluate.set_defaults(run=lambda args: _missing_protocol(evaluate))
 
 
@@ -108,6 +133,7 @@ def _davis(args) -> int:
 def _clicks(args) -> int:
     from ..core.io import open_image
     from ..evaluation.clicks import run_clicks
+    from ..evaluation.objects import rows_text
 
     image, axes = open_image(args.image)
     truth, _ = open_image(args.truth)
@@ -120,18 +146,49 @@ def _clicks(args) -> int:
     if args.clicks < 0 or not 0 < args.target <= 1:
         raise InputError("--clicks must be >= 0 and --target in (0, 1]")
     report = run_clicks(image, truth, frames, args.clicks, args.model, args.device, args.target, axis,
-                        channel_axis, parse_channels(args.channels), preset=args.preset)
+                        channel_axis, parse_channels(args.channels), preset=args.preset,
+                        allow_untracked=args.allow_untracked)
     print(f"{'clicks':>7}{'per object':>12}{'J&F':>8}{'J':>8}{'F':>8}")
     for r in report["rounds"]:
         print(f"{r['clicks']:>7}{r['clicks_per_object']:>12.2f}{r['J&F']:>8.3f}{r['J']:>8.3f}{r['F']:>8.3f}")
     needed = report["clicks_to_target"]["total"]
     print(f"J&F >= {args.target}: " + (f"reached with {needed} clicks" if needed is not None else
                                        f"not reached with {report['rounds'][-1]['clicks']} clicks"))
+    print("\nper object after the last round (objects matched by id: the clicks use the truth's ids; "
+          "IoU pooled over frames, J over the frames where either is present):")
+    print(rows_text(report["object_table"]["objects"]))
+    if report["untracked_truth"]:
+        print(f"WARNING: {report['untracked_truth']}")
     if report["model"].startswith("random:"):
         print("note: random weights: the scores are meaningless for quality")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def _iou(args) -> int:
+    from ..core.io import default_axes, open_image, parse_axis
+    from ..evaluation.objects import object_iou
+
+    labels, axes = open_image(args.labels)
+    truth, _ = open_image(args.truth)
+    if labels.ndim != 3 or tuple(labels.shape) != tuple(truth.shape):
+        raise InputError(f"the labels ({tuple(labels.shape)}) and the truth ({tuple(truth.shape)}) must be "
+                         "3D label stacks of the same shape")
+    for name, data in ((args.labels, labels), (args.truth, truth)):
+        if not np.issubdtype(np.dtype(data.dtype), np.integer):
+            raise InputError(f"{name} must hold integer labels, not {data.dtype}")
+    axis = default_axes(axes, 3)[0] if args.axis is None else parse_axis(args.axis, axes, "--axis")
+    if not 0 <= axis < 3:
+        raise InputError(f"--axis {args.axis} does not exist: the stacks have 3 axes (0, 1, 2)")
+    if args.frame is not None and not 0 <= args.frame < labels.shape[axis]:
+        raise InputError(f"--frame {args.frame} does not exist: the stack has {labels.shape[axis]} frames")
+    table = object_iou(labels, truth, args.match, axis, args.frame)
+    print(table.text())
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(table.as_dict(), indent=1))
     return 0
 
 

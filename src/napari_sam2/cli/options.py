@@ -23,6 +23,7 @@ OPTION_WORDS = {
     "resume": "--resume",
     "steps": "--steps",
     "image_size": "--image-size",
+    "allow_untracked": "--allow-untracked",
 }
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["FramePrompt", "ModelPrompt", "check_prompt", "as_points", "as_box"]
+__all__ = ["FramePrompt", "ModelPrompt", "PromptWarning", "check_prompt", "excluded_points", "as_points",
+           "as_box"]
 
 
 def as_points(points, labels=None) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +51,10 @@ def as_box(box) -> tuple[float, float, float, float]:
     if len(values) != 4:
         raise InputError("a box is [row_min, col_min, row_max, col_max]")
     return values
+
+
+class PromptWarning(UserWarning):
+    """The model's answer contradicts a prompt (a positive point outside the mask)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,3 +150,32 @@ def check_prompt(prompt: FramePrompt, frame_shape: tuple[int, int], where: str) 
             raise InputError(
                 f"{where}: mask shape {prompt.mask.shape} differs from the frame shape {(rows, cols)}"
             )
+
+
+def excluded_points(prompt: FramePrompt, mask, earlier: FramePrompt | None = None) -> list[tuple[int, int]]:
+    """The positive points of ``prompt`` whose pixel lies outside ``mask``.
+
+    Parameters
+    ----------
+    prompt : FramePrompt
+    mask : bool array (rows, cols)
+        The object's mask on the prompted frame.
+    earlier : FramePrompt, optional
+        The prompt it replaces: its points are left out (they were checked when they were new).
+
+    Returns
+    -------
+    list of (row, col)
+        Pixel of each excluded positive point (the point rounded to its pixel).
+    """
+    mask = np.asarray(mask, bool)
+    known = set() if earlier is None else {tuple(p) for p in earlier.points.tolist()}
+    out = []
+    for (row, col), label in zip(prompt.points, prompt.labels, strict=True):
+        if (row, col) in known:
+            continue
+        r = min(max(int(round(float(row))), 0), mask.shape[0] - 1)
+        c = min(max(int(round(float(col))), 0), mask.shape[1] - 1)
+        if label == 1 and not mask[r, c]:
+            out.append((r, c))
+    return out

@@ -30,7 +30,7 @@ from .errors import InputError
 from .frames import FrameSource, check_frame
 from .geometry import FrameGeometry
 from .models.registry import AUTO
-from .prompts import FramePrompt, as_box, as_points, check_prompt
+from .prompts import FramePrompt, PromptWarning, as_box, as_points, check_prompt, excluded_points
 from .sink import LABEL_DTYPE, LabelSink
 from .tracker import ObjectStep, Tracker, TrackOutput
 
@@ -258,9 +258,17 @@ class Session:
         step = ObjectStep(obj.obj_id, self.geometry.prompt_to_model(prompt), tracked_here)
         reverse = obj.anchor is not None and frame < obj.anchor
         output = self.tracker.step(frame, [step], reverse)
-        obj.prompts[frame] = prompt
+        earlier, obj.prompts[frame] = obj.prompts.get(frame), prompt
         self._invalidate(obj, frame)
-        return self._store(frame, [obj], output)
+        result = self._store(frame, [obj], output)
+        for row, col in excluded_points(prompt, result.masks[0], earlier):  # the model overruled a click
+            other = int(result.labels[row, col])
+            why = (f" (the pixel belongs to object {other})" if other else
+                   "" if result.masks[0].any() else " (the mask is empty)")
+            warnings.warn(f"object {obj.obj_id}, frame {frame}: the mask excludes the positive point at row "
+                          f"{row}, col {col}{why}; add a point or a box to correct it", PromptWarning,
+                          stacklevel=3)
+        return result
 
     def _invalidate(self, obj: TrackedObject, frame: int) -> None:
         """Mark results that a new prompt on ``frame`` can change as not done."""

@@ -14,12 +14,15 @@ and a missed region wins a tie in size against a false-positive one.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from ..core.frames import InputError, check_frame
+from .matching import check_tracking, match_objects
+from .objects import object_table
 from .stack import FramesAlong
 
 __all__ = ["Click", "interior_point", "corrective_click", "run_clicks"]
@@ -102,7 +105,7 @@ def _check_truth(truth, source, axis: int, channel_axis: int | None) -> FramesAl
 
 def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", device: str = "auto",
                target: float = 0.9, axis: int = 0, channel_axis=None, channels=None,
-               progress: bool = True, preset: str = "accurate") -> dict:
+               progress: bool = True, preset: str = "accurate", allow_untracked: bool = False) -> dict:
     """Simulate the interactive protocol and report J&F after each round of clicks.
 
     Parameters
@@ -125,6 +128,10 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
         Progress bars on stderr.
     preset : {"fast", "balanced", "accurate"}
         Model input size and memory frames, see ``napari_sam2.core.models.PRESETS``.
+    allow_untracked : bool
+        The truth must keep one id per object over time
+        (:func:`~napari_sam2.evaluation.matching.check_tracking`): per-frame labels
+        are refused before the model loads. True scores them anyway, with a warning.
 
     Returns
     -------
@@ -132,7 +139,9 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
         ``rounds``: per round the total ``clicks``, ``clicks_per_object``, ``J``, ``F``, ``J&F``
         and per object; ``clicks_log``: every click (round, frame, object, row, col, positive,
         region_pixels); ``clicks_to_target``: total clicks at the first round reaching ``target``
-        (None if never), and per object.
+        (None if never), and per object; ``object_table``: the last round's per-object IoU
+        (:class:`~napari_sam2.evaluation.objects.ObjectTable` ``.as_dict()``, objects matched by
+        id), ``untracked_truth``: the warning about the truth, or None.
     """
     from tqdm import tqdm
 
@@ -149,6 +158,12 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
     ids = [int(i) for i in np.unique(first) if i]
     if not ids:
         raise InputError(f"the truth has no object on frame {frames[0]}: nothing to click")
+    tracking = check_tracking(gt)
+    if not tracking.tracked:
+        if not allow_untracked:
+            raise InputError(f"{tracking.message}; track the labels first (one id per object on every "
+                             "frame) or {fix}", fix=("allow_untracked", True))
+        warnings.warn(tracking.message, stacklevel=2)
     from ..core.models import LoadedModel, load_model
 
     if not isinstance(model, LoadedModel):
@@ -180,8 +195,12 @@ def run_clicks(image, truth, frames=(0,), clicks: int = 3, model="sam2.1-tiny", 
                 pass
             rounds.append(_score_round(evaluate_labels(gt, session.labels, ids, exclude_ends=False), log))
             bar.update()
+    labels = FramesAlong(session.labels, 0)
+    table = object_table(gt, labels, match_objects(gt, labels, by="id"))
+    table.rows = [r for r in table.rows if r["pred"] in ids]
     return {"objects": ids, "frames": frames, "target": target, "model": session.tracker.loaded.name,
-            "rounds": rounds, "clicks_log": log, "clicks_to_target": _to_target(rounds, ids, target)}
+            "rounds": rounds, "clicks_log": log, "clicks_to_target": _to_target(rounds, ids, target),
+            "object_table": table.as_dict(), "untracked_truth": tracking.message or None}
 
 
 def _score_round(scores, log) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core.errors import InputError
 
-__all__ = ["FramesAlong", "frame_scores", "export_and_score_ctc"]
+__all__ = ["FramesAlong", "frames_along", "frame_scores", "export_and_score_ctc"]
 
 
 class FramesAlong:
@@ -31,10 +31,21 @@ class FramesAlong:
     def __len__(self) -> int:
         return int(self.data.shape[self.axis])
 
+    @property
+    def shape(self) -> tuple:
+        """``(frames, rows, cols)``, the frame axis first."""
+        rest = [n for d, n in enumerate(self.data.shape) if d != self.axis]
+        return (len(self), *map(int, rest))
+
     def __getitem__(self, index):
         key = [slice(None)] * 3
         key[self.axis] = int(index)
         return np.asarray(self.data[tuple(key)])
+
+
+def frames_along(data, axis: int = 0) -> FramesAlong:
+    """``data`` as :class:`FramesAlong` (unchanged when it already is one)."""
+    return data if isinstance(data, FramesAlong) else FramesAlong(data, axis)
 
 
 def frame_scores(truth, prediction, axis: int = 0, exclude_ends: bool = False) -> dict:
