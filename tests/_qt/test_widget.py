@@ -308,3 +308,21 @@ def _record_notifications(monkeypatch, messages: list) -> None:
 
     monkeypatch.setattr(notifications, "show_error", messages.append)
     monkeypatch.setattr(notifications, "show_warning", messages.append)
+
+
+def test_labels_on_disk_never_inside_the_image_file(make_napari_viewer, qtbot, monkeypatch, tmp_path):
+    import zarr
+
+    messages = []
+    _record_notifications(monkeypatch, messages)
+    data = (np.random.default_rng(0).random((4, 20, 20)) * 100).astype(np.uint16)
+    zarr.save_array(str(tmp_path / "image.zarr"), data)
+    viewer = make_napari_viewer()
+    [image] = viewer.open(str(tmp_path / "image.zarr"), plugin="napari")
+    assert str(image.source.path) == str(tmp_path / "image.zarr")
+    widget = Sam2Widget(viewer)
+    assert widget.controller.start(image, tracker=DiskTracker(),
+                                   output=str(tmp_path / "image.zarr" / "labels.zarr")) is None
+    assert "would overwrite the input" in messages[-1]
+    assert not (tmp_path / "image.zarr" / "labels.zarr").exists()
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "image.zarr"), mode="r")[:], data)
