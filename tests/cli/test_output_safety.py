@@ -203,6 +203,8 @@ def test_status_of_a_finished_and_a_missing_output(files, capsys):
     capsys.readouterr()
     assert main(["segment", "--status", str(out)]) == 0
     assert "complete; 5 frames, 1 object(s), model random:tiny" in capsys.readouterr().out
+    assert segment(files, files / "in.tif", out, "--resume") == 2
+    assert "nothing to resume" in capsys.readouterr().err
     assert main(["segment", "--status", str(files / "none.zarr")]) == 0
     assert "no such output" in capsys.readouterr().out
     assert main(["segment", str(files / "in.tif"), "--out", str(out)]) == 2

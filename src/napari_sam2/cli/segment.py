@@ -56,8 +56,8 @@ def add_parser(sub) -> None:
                      help="replace an existing OUT, once the new labels are complete")
     seg.add_argument("--resume", action="store_true",
                      help="continue the interrupted run on OUT (same parameters) from its last "
-                     "checkpoint; with --overwrite, an interrupted replacement of OUT; with "
-                     "nothing to continue, run as usual")
+                     "checkpoint; with --overwrite, an interrupted replacement of OUT; a new "
+                     "OUT is simply written, a complete one refused")
     seg.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY, metavar="N",
                      help=f"frames between checkpoints for --resume (default {CHECKPOINT_EVERY})")
     seg.add_argument("--status", metavar="OUT",

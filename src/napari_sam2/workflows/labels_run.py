@@ -41,6 +41,9 @@ class LabelsRun:
         if self.journal is not None and not (resume or overwrite) and out.exists():
             raise InputError(f"{out} holds an unfinished run; {{fix}} to continue it (or pass "
                              "--overwrite to start over)", fix=("resume", True))
+        if resume and self.journal is None and out.exists() and not overwrite:
+            raise InputError(f"nothing to resume: {out} holds no unfinished run (it is complete); "
+                             "choose another name or {fix} to redo it", fix=("overwrite", True))
         self.resuming = resume and self.journal is not None
         if self.journal is not None and not self.resuming:
             self.journal = None  # overwrite: start over

@@ -47,7 +47,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         A zarr store keeping image features across runs.
     resume : bool
         Continue the interrupted run on ``out`` from its last checkpoint; it
-        must have had the same parameters. With nothing to continue, run as usual.
+        must have had the same parameters. A missing ``out`` is simply written;
+        a complete one is refused (nothing to resume).
     image_path : str or Path, optional
         The file ``data`` was read from: ``out`` may not overlap it; recorded in ``out``.
     axes : str, optional
