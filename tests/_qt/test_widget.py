@@ -324,3 +324,21 @@ def test_a_mask_that_excludes_the_click_shows_a_napari_warning(make_napari_viewe
     shown = notification_manager.records[before:]
     assert any(n.severity == NotificationSeverity.WARNING and "object 1, frame 2: the mask excludes the "
                "positive point at row 30, col 20" in str(n.message) for n in shown), shown
+
+
+def test_labels_on_disk_never_inside_the_image_file(make_napari_viewer, qtbot, monkeypatch, tmp_path):
+    import zarr
+
+    messages = []
+    _record_notifications(monkeypatch, messages)
+    data = (np.random.default_rng(0).random((4, 20, 20)) * 100).astype(np.uint16)
+    zarr.save_array(str(tmp_path / "image.zarr"), data)
+    viewer = make_napari_viewer()
+    [image] = viewer.open(str(tmp_path / "image.zarr"), plugin="napari")
+    assert str(image.source.path) == str(tmp_path / "image.zarr")
+    widget = Sam2Widget(viewer)
+    assert widget.controller.start(image, tracker=DiskTracker(),
+                                   output=str(tmp_path / "image.zarr" / "labels.zarr")) is None
+    assert "would overwrite the input" in messages[-1]
+    assert not (tmp_path / "image.zarr" / "labels.zarr").exists()
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "image.zarr"), mode="r")[:], data)

@@ -241,7 +241,8 @@ def add_session_layers(viewer, image, axes: StackAxes, frame_shape, obj_id: int 
     obj_id : int
         The object new prompts belong to.
     output : str or Path, optional
-        A new ``.zarr`` store for the labels (else they stay in memory).
+        A new ``.zarr`` store for the labels (else they stay in memory); never
+        the file the image was opened from, inside it or around it.
 
     Returns
     -------
@@ -252,7 +253,8 @@ def add_session_layers(viewer, image, axes: StackAxes, frame_shape, obj_id: int 
         shape[axes.channel_axis] = 1
     if output and not str(output).endswith(".zarr"):
         raise InputError(f"the output {output} must be a .zarr folder")
-    labels = new_label_array(output or None, tuple(shape), spatial=axes.spatial)
+    source = getattr(getattr(image, "source", None), "path", None)  # the image's file: never written
+    labels = new_label_array(output or None, tuple(shape), spatial=axes.spatial, protect=[source])
     common = dict(scale=image.scale, translate=image.translate, axis_labels=image.axis_labels)
     name = image.name
     labels_layer = viewer.add_labels(labels, name=f"{name} SAM2 labels", **common)

@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"napari-sam2: error: {err.worded(OPTION_WORDS)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("napari-sam2: cancelled; frames written so far are kept", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"napari-sam2: {err or 'cancelled; frames written so far are kept'}", file=sys.stderr)
         return 130
 
 

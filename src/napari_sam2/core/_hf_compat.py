@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 
 __all__ = [
-    "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object",
+    "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object", "object_ids",
     "object_index", "object_outputs", "run_frame", "encode_memories", "encode_memory",
     "prepare_vision_features", "store_output", "encodes_memory_per_object", "rotate_pairwise",
 ]
@@ -48,6 +48,11 @@ def new_training_session(size: int, n_frames: int):
 def has_object(session, obj_id: int) -> bool:
     """Whether the session has seen ``obj_id``."""
     return session is not None and obj_id in session._obj_id_to_idx
+
+
+def object_ids(session) -> list[int]:
+    """The object ids the session has seen, in the order of their indices."""
+    return [] if session is None else list(session._obj_id_to_idx)
 
 
 def object_index(session, obj_id: int) -> int:

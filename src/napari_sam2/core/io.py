@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["open_image", "default_axes"]
+__all__ = ["open_image", "default_axes", "image_scale"]
 
 
 def open_image(path: str | Path):
@@ -119,3 +119,56 @@ def parse_axis(value: str | None, axes: str | None, what: str) -> int | None:
         return axes.index(value.upper())
     known = f"the file's axes are {axes}" if axes else "the file does not name its axes"
     raise InputError(f"{what} {value!r} is neither a number nor an axis letter ({known})")
+
+
+def image_scale(path: str | Path, ndim: int) -> list[float] | None:
+    """The physical step along each axis of an image file, where the file says (else None).
+
+    OME-Zarr: the ``scale`` transformation of the full-resolution level;
+    TIFF: the pixel size of the X/Y resolution tags, ImageJ's z spacing and
+    frame interval. Axes the file says nothing about get 1.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            return _tiff_scale(path, ndim)
+        if path.is_dir():
+            return _zarr_scale(path, ndim)
+    except Exception:  # metadata is a courtesy: an odd file has none
+        return None
+    return None
+
+
+def _tiff_scale(path: Path, ndim: int) -> list[float] | None:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        axes = tif.series[0].axes.upper()
+        tags = tif.pages[0].tags
+        ij = tif.imagej_metadata or {}
+        steps = {}
+        for letter, tag in (("X", "XResolution"), ("Y", "YResolution")):
+            if tag in tags:
+                num, den = tags[tag].value
+                if num and den and (num, den) != (1, 1):
+                    steps[letter] = den / num
+        if ij.get("spacing"):
+            steps["Z"] = float(ij["spacing"])
+        if ij.get("finterval"):
+            steps["T"] = float(ij["finterval"])
+    if not steps or len(axes) != ndim:
+        return None
+    return [float(steps.get(a, 1.0)) for a in axes]
+
+
+def _zarr_scale(path: Path, ndim: int) -> list[float] | None:
+    import zarr
+
+    attrs = dict(zarr.open(str(path), mode="r").attrs)
+    multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+    if not multiscales:
+        return None
+    for transform in multiscales[0]["datasets"][0].get("coordinateTransformations", []):
+        if transform.get("type") == "scale" and len(transform["scale"]) == ndim:
+            return [float(s) for s in transform["scale"]]
+    return None

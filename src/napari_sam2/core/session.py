@@ -37,7 +37,7 @@ from .tracker import ObjectStep, Tracker, TrackOutput
 if TYPE_CHECKING:
     from .models import LoadedModel
 
-__all__ = ["Session", "FrameResult", "TrackedObject", "DIRECTIONS", "check_direction"]
+__all__ = ["Session", "FrameResult", "TrackedObject", "DIRECTIONS", "check_direction", "check_object_id"]
 
 Direction = Literal["forward", "backward", "both"]
 #: the directions :meth:`Session.propagate` takes
@@ -49,6 +49,13 @@ def check_direction(direction: str) -> str:
     if direction not in DIRECTIONS:
         raise InputError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
     return direction
+
+
+def check_object_id(obj_id) -> int:
+    """Return ``obj_id`` as an int if it can be a label (1 to 65535), else raise a clear error."""
+    if not 1 <= int(obj_id) <= np.iinfo(LABEL_DTYPE).max:
+        raise InputError(f"object ids must be integers from 1 to 65535, got {obj_id}")
+    return int(obj_id)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,9 +165,7 @@ class Session:
         """Register an object; returns its id (next free id when not given)."""
         if obj_id is None:
             obj_id = max(self.objects, default=0) + 1
-        obj_id = int(obj_id)
-        if not 1 <= obj_id <= np.iinfo(LABEL_DTYPE).max:
-            raise InputError(f"object ids must be integers from 1 to 65535, got {obj_id}")
+        obj_id = check_object_id(obj_id)
         if obj_id in self.objects:
             if name:
                 self.objects[obj_id].name = name

@@ -8,14 +8,17 @@ frame it finished.
 
 from __future__ import annotations
 
-import shutil
+import errno
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .outputs import check_free_space, check_output_path, label_store_bytes, remove_output, write_error
 
-__all__ = ["LabelSink", "open_label_sink", "new_label_array", "LABEL_DTYPE"]
+__all__ = ["LabelSink", "open_label_sink", "new_label_array", "open_label_array", "LABEL_DTYPE"]
 
 LABEL_DTYPE = np.uint16
 
@@ -53,7 +56,7 @@ class LabelSink:
 
 
 def open_label_sink(path: str | Path, n_frames: int, frame_shape: tuple[int, int],
-                    overwrite: bool = False) -> LabelSink:
+                    overwrite: bool = False, protect: Iterable[str | Path] = ()) -> LabelSink:
     """Create a file-backed sink at ``path`` (``.zarr`` or ``.tif``/``.tiff``).
 
     A zarr store is chunked one frame per chunk. A TIFF is created full-size
@@ -69,22 +72,21 @@ def open_label_sink(path: str | Path, n_frames: int, frame_shape: tuple[int, int
     overwrite : bool
         Replace an existing output. Without it an existing path is an error:
         nothing is ever clobbered silently.
+    protect : iterable of paths
+        Inputs (the image) that ``path`` must not be, contain or lie inside:
+        refused even with ``overwrite``.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".zarr", ".tif", ".tiff"):
-        raise InputError(f"output {path} must end in .zarr, .tif or .tiff")
-    if path.exists():
-        if not overwrite:
-            raise InputError(f"output {path} already exists; choose another name "
-                             "or {fix}", fix=("overwrite", True))
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
     shape = (n_frames, *frame_shape)
+    path = check_output_path(path, protect, overwrite)
+    check_free_space(path, label_store_bytes(shape, path.suffix))
+    if path.exists():
+        remove_output(path)
     return LabelSink(new_label_array(path, shape))
 
 
 def new_label_array(path: str | Path | None, shape: tuple[int, ...],
-                    spatial: tuple[int, int] | None = None):
+                    spatial: tuple[int, int] | None = None, protect: Iterable[str | Path] = (),
+                    axes: str | None = None, metadata: dict | None = None):
     """An all-zero label array: in memory, a new zarr store, or a new TIFF (memory-mapped).
 
     A zarr store is chunked one frame per chunk (whole frames along
@@ -99,6 +101,14 @@ def new_label_array(path: str | Path | None, shape: tuple[int, ...],
         The array's shape.
     spatial : (int, int), optional
         The row and column axes; default the last two.
+    protect : iterable of paths
+        Inputs that ``path`` must not be, contain or lie inside.
+    axes : str, optional
+        Axis letters of ``shape`` (``"TYX"``), stored as the axis names of the
+        output (zarr ``dimension_names``, ImageJ TIFF axes); see :mod:`.label_metadata`.
+    metadata : dict, optional
+        What else the output carries (source image, scale, model, objects):
+        see :func:`.label_metadata.label_metadata`.
 
     Returns
     -------
@@ -107,13 +117,39 @@ def new_label_array(path: str | Path | None, shape: tuple[int, ...],
     if path is None:
         return np.zeros(shape, LABEL_DTYPE)
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".zarr", ".tif", ".tiff"):
-        raise InputError(f"output {path} must end in .zarr, .tif or .tiff")
     if path.exists():
+        check_output_path(path, protect, exists_ok=True)
         raise InputError(f"output {path} already exists; choose a new name (nothing is overwritten)")
-    if not path.parent.exists():
-        raise InputError(f"the folder {path.parent} for the output does not exist")
+    path = check_output_path(path, protect)
+    check_free_space(path, label_store_bytes(shape, path.suffix))
+    try:
+        return _create(path, shape, spatial, axes, metadata or {})
+    except OSError as err:
+        remove_output(path)
+        raise write_error(err, path, "nothing was written") from None
+
+
+def open_label_array(path: str | Path, shape: tuple[int, ...]):
+    """An existing label output, opened for writing (to continue an interrupted run)."""
+    path = Path(path)
+    if path.suffix.lower() == ".zarr":
+        import zarr
+
+        array = zarr.open_array(str(path), mode="r+")
+    else:
+        import tifffile
+
+        array = tifffile.memmap(str(path), mode="r+")
+    if tuple(array.shape) != tuple(shape) or array.dtype != LABEL_DTYPE:
+        raise InputError(f"{path} has shape {tuple(array.shape)} and type {array.dtype}; the run "
+                         f"needs {tuple(shape)} uint16")
+    return array
+
+
+def _create(path: Path, shape: tuple[int, ...], spatial: tuple[int, int] | None, axes, metadata):
+    from .label_metadata import imagej_options, zarr_attributes
+
+    suffix = path.suffix.lower()
     spatial = spatial if spatial is not None else (len(shape) - 2, len(shape) - 1)
     if suffix == ".zarr":
         import zarr
@@ -121,8 +157,29 @@ def new_label_array(path: str | Path | None, shape: tuple[int, ...],
         chunks = [1] * len(shape)
         for dim in spatial:
             chunks[dim] = shape[dim]
-        return zarr.open_array(str(path), mode="w-", shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
-                               fill_value=0)
+        names, attrs = zarr_attributes(axes, metadata)
+        array = zarr.open_array(str(path), mode="w-", shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
+                                fill_value=0, dimension_names=names)
+        if attrs:
+            array.attrs.update(attrs)
+        return array
     import tifffile
 
-    return tifffile.memmap(str(path), shape=shape, dtype=LABEL_DTYPE, photometric="minisblack")
+    array = tifffile.memmap(str(path), shape=shape, dtype=LABEL_DTYPE, photometric="minisblack",
+                            **imagej_options(axes, metadata))
+    _allocate(path)
+    return array
+
+
+def _allocate(path: Path) -> None:
+    """Reserve the blocks of a new (sparse) TIFF, so that a full disk fails now, not by SIGBUS later."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # the file system cannot: carry on
+            raise
+    finally:
+        os.close(fd)

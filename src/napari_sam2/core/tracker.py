@@ -284,6 +284,44 @@ class TransformersTracker:
             outputs["cond_frame_outputs"].pop(frame, None)
             outputs["non_cond_frame_outputs"].pop(frame, None)
 
+    def state_dict(self) -> tuple[dict, list]:
+        """The tracking state: every object's stored outputs (its memories and object pointers).
+
+        Returns ``(tensors, layout)``: ``tensors`` maps ``"obj/kind/frame/name"``
+        to a CPU tensor (a copy), ``layout`` lists, per object in the session's
+        order, its id and the frames and output names of its conditioning
+        (``cond``) and tracked (``non_cond``) outputs, in insertion order. With
+        :meth:`load_state_dict` a later process continues exactly where this
+        one was (see :mod:`.checkpoint`).
+        """
+        tensors, layout = {}, []
+        for obj_id in hf.object_ids(self._session):
+            outputs = self._outputs(obj_id)
+            entry = {"id": int(obj_id)}
+            for kind, key in (("cond", "cond_frame_outputs"), ("non_cond", "non_cond_frame_outputs")):
+                frames = []
+                for frame, out in outputs[key].items():
+                    names = [name for name, value in out.items() if value is not None]
+                    for name in names:
+                        tensors[f"{obj_id}/{kind}/{frame}/{name}"] = (
+                            out[name].detach().to("cpu").contiguous().clone())
+                    frames.append([int(frame), names])
+                entry[kind] = frames
+            layout.append(entry)
+        return tensors, layout
+
+    def load_state_dict(self, tensors: Mapping, layout: list) -> None:
+        """Restore the state of :meth:`state_dict` (after :meth:`attach`)."""
+        for entry in layout:
+            obj_id = int(entry["id"])
+            outputs = self._outputs(obj_id)
+            for kind, key in (("cond", "cond_frame_outputs"), ("non_cond", "non_cond_frame_outputs")):
+                outputs[key].clear()
+                for frame, names in entry[kind]:
+                    outputs[key][int(frame)] = {
+                        name: tensors[f"{obj_id}/{kind}/{frame}/{name}"].to(self.device)
+                        for name in names}
+
     def stored_frames(self, obj_id: int) -> dict[str, list[int]]:
         """Frames whose outputs are held for ``obj_id`` (for tests and memory checks)."""
         return {key: sorted(value) for key, value in self._outputs(obj_id).items()}

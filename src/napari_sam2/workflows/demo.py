@@ -16,7 +16,10 @@ from ..evaluation.objects import object_table, rows_text
 PALETTE = np.array([(255, 99, 71), (65, 170, 255), (80, 220, 100), (255, 205, 40), (200, 110, 255),
                     (0, 225, 225), (255, 135, 205), (255, 150, 50), (170, 255, 90), (150, 150, 255)])
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "DEMO_FILES"]
+
+#: the files the demo writes in its folder: ``overwrite`` removes these and nothing else
+DEMO_FILES = ("timelapse.tif", "ground_truth.tif", "prompts.json", "labels.zarr", "overview.png")
 
 
 def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str = "auto",
@@ -34,7 +37,8 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str 
     model, device
         As for ``napari-sam2 segment``.
     overwrite : bool
-        Replace an earlier demo in ``folder``.
+        Replace an earlier demo in ``folder``: only its own files (``DEMO_FILES``)
+        are removed; a folder holding anything else is refused.
     seed : int
         Seed of the synthetic stack (the default is not among the demo model's training stacks).
 
@@ -58,7 +62,13 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str 
         if not overwrite:
             raise InputError(f"{folder} is not empty; choose another folder or {{fix}}",
                              fix=("overwrite", True))
-        shutil.rmtree(folder)
+        others = sorted(p.name for p in folder.iterdir() if p.name not in DEMO_FILES)
+        if others:
+            raise InputError(f"{folder} holds files that were not written by napari-sam2 demo "
+                             f"({', '.join(others[:5])}); it is never emptied: choose another folder")
+        for name in DEMO_FILES:
+            path = folder / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     image, truth = synthetic_timelapse(n_frames=n_frames, seed=seed, divisions=False)  # one id per cell
     tifffile.imwrite(folder / "timelapse.tif", image, metadata={"axes": "TYX"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..core.checkpoint import CHECKPOINT_EVERY
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
 
@@ -14,11 +15,16 @@ __all__ = ["segment_file"]
 def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
                  model=AUTO, device="auto", direction="both", overwrite=False,
                  progress=True, preset=DEFAULT_PRESET, feature_cache=None, compile=False,
-                 precision="auto") -> str:
+                 precision="auto", resume=False, image_path=None, axes=None, scale=None,
+                 checkpoint_every=CHECKPOINT_EVERY) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
-    Everything is checked before the model is loaded, and ``out`` is never
-    replaced unless ``overwrite``.
+    Everything is checked before the model is loaded or a file is written.
+    ``out`` is never replaced unless ``overwrite``, and then only when the
+    run succeeded: the new labels are written beside it and swapped in at the
+    end. One job at a time writes ``out`` (a lock beside it). An interrupted
+    run (cancelled, killed, crashed) is continued with ``resume``, with
+    results equal to an uninterrupted run's.
 
     Parameters
     ----------
@@ -27,62 +33,168 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     prompts_path : str or Path
         Prompts ``.json`` or a napari Points ``.csv`` (:func:`~napari_sam2.core.prompt_files.read_prompts`).
     out : str or Path
-        Label output, ``.zarr`` or ``.tif``.
+        Label output, ``.zarr`` or ``.tif``; never the image, inside it, or around it.
     axis, channel_axis, channels
         See :class:`~napari_sam2.core.frames.FrameSource`.
     model, device, preset, compile, precision
         See :func:`~napari_sam2.core.models.load_model`.
     direction : {"both", "forward", "backward"}
     overwrite : bool
-        Replace an existing ``out``.
+        Replace an existing ``out`` (once the new labels are complete).
     progress : bool
         A progress bar on stderr.
     feature_cache : str or Path, optional
         A zarr store keeping image features across runs.
+    resume : bool
+        Continue the interrupted run on ``out`` from its last checkpoint; it
+        must have had the same parameters. A missing ``out`` is simply written;
+        a complete one is refused (nothing to resume).
+    image_path : str or Path, optional
+        The file ``data`` was read from: ``out`` may not overlap it; recorded in ``out``.
+    axes : str, optional
+        Axis letters of ``data`` (``"TCYX"``), to name the axes of ``out``.
+    scale : sequence of float, optional
+        The physical size of a step along each axis of ``data``, recorded in ``out``.
+    checkpoint_every : int
+        Frames between two checkpoints of the tracker.
 
     Returns
     -------
     str
         A one-line summary.
     """
-    from tqdm import tqdm
-
     from ..core.feature_cache import FeatureCache
     from ..core.frames import FrameSource, check_frame
-    from ..core.models import load_model
+    from ..core.outputs import (
+        OutputLock,
+        check_free_space,
+        check_output_path,
+        label_store_bytes,
+        recover_swap,
+        run_folder,
+        write_error,
+    )
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
-    from ..core.session import Session, check_direction
-    from ..core.sink import open_label_sink
-    from ..core.tracker import TransformersTracker
+    from ..core.session import check_direction, check_object_id
 
     check_direction(direction)
     source = FrameSource(data, axis, channel_axis, channels)
     spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))
     objects = read_prompts(prompts_path, source.axis, spatial, data.ndim, source.channel_axis)
     for obj in objects:
+        check_object_id(obj.obj_id)
         for frame, prompt in obj.prompts.items():
             check_frame(frame, source.n_frames)
             check_prompt(prompt, source.frame_shape, f"object {obj.obj_id}, frame {frame}")
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(f"output {out} already exists; choose another name "
-                             "or {fix}", fix=("overwrite", True))
+    if out.exists() and not (overwrite or resume) and (run_folder(out) / "journal.json").exists():
+        raise InputError(f"{out} holds an unfinished run; {{fix}} to continue it, or pass "
+                         "--overwrite to start over", fix=("resume", True))
+    out = check_output_path(out, (image_path, prompts_path, feature_cache), overwrite, exists_ok=resume)
+    shape = (source.n_frames, *source.frame_shape)
+    if not (resume and out.exists()):
+        check_free_space(out, label_store_bytes(shape, out.suffix))
     cache = FeatureCache(folder=feature_cache) if feature_cache else None
-    loaded = load_model(model, device, preset=preset, compile=compile, precision=precision)
-    sink = open_label_sink(out, source.n_frames, source.frame_shape, overwrite=overwrite)
-    session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
-    for obj in objects:
-        session.add_object(obj.obj_id, obj.name)
-        for frame, prompt in sorted(obj.prompts.items()):
-            session.set_prompt(obj.obj_id, frame, prompt)
-    total = session.pending_frames(direction)
-    with tqdm(total=total, desc="propagating", unit="frame", file=sys.stderr,
-              disable=not progress) as bar:
-        for _ in session.propagate(direction):
-            bar.update()
-    return (
-        f"wrote {out}: {source.n_frames} frames of {source.frame_shape[0]} x "
-        f"{source.frame_shape[1]}, {len(objects)} object(s), model {loaded.name} ({loaded.preset}, "
-        f"{loaded.image_size} px) on {loaded.device}"
-    )
+    lock = OutputLock(out).acquire()
+    run = None
+    try:
+        recover_swap(out)
+        from .labels_run import LabelsRun
+
+        run = LabelsRun(out, overwrite, resume)
+        job = _Job(source, objects, out, direction, image_path, axes, scale, spatial)
+        summary = job.run(run, cache, dict(model=model, device=device, preset=preset, compile=compile,
+                                           precision=precision), checkpoint_every, progress)
+    except KeyboardInterrupt:
+        lock.release()
+        raise KeyboardInterrupt(f"cancelled; {run.kept() if run else 'nothing was written'}") from None
+    except OSError as err:
+        lock.release()
+        raise write_error(err, out, run.kept() if run else "nothing was written") from None
+    except BaseException:
+        lock.release()
+        raise
+    lock.release(remove_folder=True)
+    return summary
+
+
+class _Job:
+    """The model side of one ``segment_file`` call (after every check)."""
+
+    def __init__(self, source, objects, out, direction, image_path, axes, scale, spatial):
+        self.source, self.objects, self.out, self.direction = source, objects, out, direction
+        self.image_path, self.axes, self.scale, self.spatial = image_path, axes, scale, spatial
+
+    def params(self, loaded, model_args: dict) -> dict:
+        """What must match for ``resume``: model, weights, precision, prompts, axes, stack."""
+        from ..core.checkpoint import prompts_digest, weights_digest
+
+        source = self.source
+        return {"model": loaded.name, "weights_sha256": getattr(loaded, "weights_sha256", None)
+                or weights_digest(loaded.name), "preset": loaded.preset,
+                "precision": loaded.precision, "device": loaded.device,
+                "image_size": loaded.image_size, "prompts_sha256": prompts_digest(self.objects),
+                "axis": source.axis, "channel_axis": source.channel_axis,
+                "channels": None if source.channels is None else [int(c) for c in source.channels],
+                "direction": self.direction, "stack_shape": [int(s) for s in source.data.shape]}
+
+    def out_axes(self) -> tuple[str | None, list | None]:
+        letters = self.axes if self.axes and len(self.axes) == self.source.data.ndim else None
+        dims = (self.source.axis, *self.spatial)
+        names = "".join(letters[d] for d in dims) if letters else None
+        scale = [self.scale[d] for d in dims] if self.scale is not None else None
+        return names, scale
+
+    def run(self, run, cache, model_args: dict, checkpoint_every: int, progress: bool) -> str:
+        from tqdm import tqdm
+
+        from ..core.checkpoint import restore_session
+        from ..core.label_metadata import label_metadata
+        from ..core.models import load_model
+        from ..core.session import Session
+        from ..core.tracker import TransformersTracker
+
+        loaded = load_model(model_args["model"], model_args["device"], preset=model_args["preset"],
+                            compile=model_args["compile"], precision=model_args["precision"])
+        params = self.params(loaded, model_args)
+        run.check_resume(params)
+        source = self.source
+        names, scale = self.out_axes()
+        metadata = label_metadata(source.n_frames, self.image_path, names, scale, params,
+                                  [(o.obj_id, o.name) for o in self.objects])
+        sink, restored = run.open(params, (source.n_frames, *source.frame_shape), metadata, names)
+        session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
+        journal = sink.journal
+        resumed = ""
+        if restored:
+            point = journal.checkpoint
+            resumed = (" (resumed after the prompts)" if point["frame"] is None else
+                       f" (resumed after frame {point['frame']}, {point['direction']})")
+            tensors, layout, state = journal.load_checkpoint()
+            restore_session(session, self.objects, state, tensors, layout)
+            journal.undo(sink)
+        else:
+            for obj in self.objects:
+                session.add_object(obj.obj_id, obj.name)
+                for frame, prompt in sorted(obj.prompts.items()):
+                    session.set_prompt(obj.obj_id, frame, prompt)
+            journal.save_checkpoint(session, "prompts", None)
+        directions = ("forward", "backward") if self.direction == "both" else (self.direction,)
+        since = 0
+        with tqdm(total=session.pending_frames(self.direction), desc="propagating", unit="frame",
+                  file=sys.stderr, disable=not progress) as bar:
+            for direction in directions:
+                for result in session.propagate(direction):
+                    journal.frame_done(result.frame, direction)
+                    bar.update()
+                    since += 1
+                    if since >= checkpoint_every:
+                        journal.save_checkpoint(session, direction, result.frame)
+                        since = 0
+        run.finish()
+        return (
+            f"wrote {self.out}: {source.n_frames} frames of {source.frame_shape[0]} x "
+            f"{source.frame_shape[1]}, {len(self.objects)} object(s), model {loaded.name} "
+            f"({loaded.preset}, {loaded.image_size} px) on {loaded.device}{resumed}"
+        )

@@ -1,0 +1,66 @@
+"""A label output says what it is: axes, source image and scale, model and parameters, objects."""
+
+import json
+
+import numpy as np
+import tifffile
+import zarr
+
+from napari_sam2.cli import main
+from napari_sam2.core.io import open_image
+
+STACK = (np.random.default_rng(2).random((4, 30, 36)) * 1000).astype(np.uint16)
+PROMPTS = {"objects": [{"id": 3, "name": "nucleus A", "prompts": [{"frame": 0, "points": [[10, 10]]}]},
+                       {"id": 7, "prompts": [{"frame": 2, "box": [5, 5, 20, 25]}]}]}
+
+
+def run(tmp_path, image, out):
+    (tmp_path / "p.json").write_text(json.dumps(PROMPTS))
+    assert main(["segment", str(image), "--prompts", str(tmp_path / "p.json"), "--out", str(out),
+                 "--model", "random:tiny", "--device", "cpu"]) == 0
+
+
+def test_zarr_output_from_an_ome_zarr_z_stack(tmp_path):
+    group = zarr.open_group(str(tmp_path / "in.zarr"), mode="w")
+    group.create_array("0", data=STACK)
+    group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0", "coordinateTransformations": [
+        {"type": "scale", "scale": [2.0, 0.25, 0.25]}]}], "axes": [
+        {"name": "z", "type": "space"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]}]
+    run(tmp_path, tmp_path / "in.zarr", tmp_path / "labels.zarr")
+    labels = zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")
+    assert labels.metadata.dimension_names == ("z", "y", "x")
+    attrs = dict(labels.attrs)
+    assert attrs["_ARRAY_DIMENSIONS"] == ["z", "y", "x"]
+    [multiscale] = attrs["multiscales"]
+    assert [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
+    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [2.0, 0.25, 0.25]
+    assert attrs["image-label"]["properties"] == [{"label-value": 3, "name": "nucleus A"},
+                                                  {"label-value": 7, "name": ""}]
+    meta = attrs["napari_sam2"]
+    assert meta["source"] == str(tmp_path / "in.zarr") and meta["axes"] == "zyx"
+    assert meta["parameters"]["model"] == "random:tiny" and meta["parameters"]["preset"] == "accurate"
+    assert len(meta["parameters"]["prompts_sha256"]) == 64
+    assert open_image(tmp_path / "labels.zarr")[1] == "ZYX"  # our reader, and xarray's convention
+
+
+def test_tif_output_is_an_imagej_hyperstack_with_the_scale(tmp_path):
+    tifffile.imwrite(tmp_path / "in.tif", STACK, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "TYX", "finterval": 5.0})
+    run(tmp_path, tmp_path / "in.tif", tmp_path / "labels.tif")
+    with tifffile.TiffFile(tmp_path / "labels.tif") as tif:
+        assert tif.is_imagej and tif.series[0].axes == "TYX"
+        ij = tif.imagej_metadata
+        assert ij["finterval"] == 5.0
+        assert tif.pages[0].tags["XResolution"].value == (2, 1)
+    meta = json.loads(ij["Info"])["napari_sam2"]
+    assert meta["scale"] == [5.0, 0.5, 0.5] and meta["axes"] == "tyx"
+    assert meta["objects"] == [{"id": 3, "name": "nucleus A"}, {"id": 7, "name": ""}]
+    assert open_image(tmp_path / "labels.tif")[1] == "TYX"
+
+
+def test_npy_without_axis_names(tmp_path):
+    np.save(tmp_path / "in.npy", STACK)
+    run(tmp_path, tmp_path / "in.npy", tmp_path / "labels.tif")
+    with tifffile.TiffFile(tmp_path / "labels.tif") as tif:
+        meta = tif.shaped_metadata[0]["napari_sam2"]
+    assert meta["axes"] is None and meta["source"] == str(tmp_path / "in.npy")
