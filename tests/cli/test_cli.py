@@ -12,7 +12,10 @@ import zarr
 
 from conftest import CountingArray
 from napari_sam2.cli import main
+from napari_sam2.core.frames import FrameSource
 from napari_sam2.core.io import open_image
+from napari_sam2.core.session import Session
+from napari_sam2.core.tracker import TransformersTracker
 from napari_sam2.workflows import segment_file
 
 RNG = np.random.default_rng(0)
@@ -36,13 +39,27 @@ def run(*args):
     return main([str(a) for a in args])
 
 
+@pytest.fixture(scope="module")
+def expected_labels(tiny_model):
+    """PROMPTS through the Python API with the same model: what the command line must write."""
+    session = Session(FrameSource(STACK), TransformersTracker(tiny_model))
+    session.add_object(3, "cell A")
+    session.add_points(3, 1, [[20, 30], [40, 10]], [1, 0])
+    session.add_box(3, 4, [10, 10, 30, 40])
+    session.add_points(8, 2, [[5, 5]])
+    list(session.propagate())
+    labels = np.array(session.labels)
+    assert {3, 8} <= set(np.unique(labels))  # both objects show (random weights, fixed seed)
+    return labels
+
+
 def check_labels(labels, shape=STACK.shape):
     assert labels.shape == shape and labels.dtype == np.uint16
     assert set(np.unique(labels)) <= {0, 3, 8}
 
 
 @pytest.mark.parametrize("out", ["labels.zarr", "labels.tif"])
-def test_segment_tif_to_zarr_or_tif(files, tiny_model_dir, out, capsys):
+def test_segment_tif_to_zarr_or_tif(files, tiny_model_dir, expected_labels, out, capsys):
     code = run("segment", files / "stack.tif", "--prompts", files / "prompts.json",
                "--out", files / out, "--model", tiny_model_dir, "--device", "cpu")
     assert code == 0
@@ -50,9 +67,13 @@ def test_segment_tif_to_zarr_or_tif(files, tiny_model_dir, out, capsys):
     labels = zarr.open_array(str(files / out), mode="r")[:] if out.endswith("zarr") else tifffile.imread(
         files / out)
     check_labels(labels)
+    np.testing.assert_array_equal(labels, expected_labels)  # prompts read as (row, col), frame, id
 
 
 def test_npy_zarr_and_ome_zarr_inputs(files, tiny_model_dir):
+    """Every container of the same stack gives the same labels (one click, forward: cheap)."""
+    (files / "click.json").write_text(json.dumps(
+        {"objects": [{"id": 3, "prompts": [{"frame": 4, "points": [[20, 30]]}]}]}))
     np.save(files / "stack.npy", STACK)
     zarr.save_array(str(files / "plain.zarr"), STACK)
     group = zarr.open_group(str(files / "ome.zarr"), mode="w", zarr_format=2)
@@ -65,11 +86,17 @@ def test_npy_zarr_and_ome_zarr_inputs(files, tiny_model_dir):
         {"name": "t"}, {"name": "y"}, {"name": "x"}]}]}
     tifffile.imwrite(files / "stack.ome.tif", STACK, ome=True, metadata={"axes": "TYX"})
     zarr.save_array(str(files / "v2.zarr"), STACK, zarr_format=2)
-    for name in ("stack.npy", "plain.zarr", "v2.zarr", "ome.zarr", "ome3.zarr", "stack.ome.tif"):
+    outputs = {}
+    for name in ("stack.tif", "stack.npy", "plain.zarr", "v2.zarr", "ome.zarr", "ome3.zarr", "stack.ome.tif"):
         out = files / f"out-{name}.zarr"
-        assert run("segment", files / name, "--prompts", files / "prompts.json", "--out", out,
-                   "--model", tiny_model_dir) == 0
-        check_labels(zarr.open_array(str(out), mode="r")[:])
+        assert run("segment", files / name, "--prompts", files / "click.json", "--out", out,
+                   "--model", tiny_model_dir, "--direction", "forward") == 0
+        outputs[name] = zarr.open_array(str(out), mode="r")[:]
+        check_labels(outputs[name])
+    reference = outputs.pop("stack.tif")
+    assert not reference[:4].any() and (reference[4] == 3).any()
+    for name, labels in outputs.items():
+        np.testing.assert_array_equal(labels, reference, err_msg=name)
     assert open_image(files / "ome.zarr")[1] == "YTX"
     assert open_image(files / "ome3.zarr")[1] == "TYX"
     assert open_image(files / "stack.ome.tif")[1] == "TYX"

@@ -96,7 +96,9 @@ def test_davis_protocol_end_to_end_with_random_weights(davis, tiny_model_dir, tm
 
 
 def test_osvos_predictions_reproduce_the_davis_reference(davis, tmp_path, capsys):
-    reference = reference_scores()
+    # two of the four sequences (the shortest, and the one with recall < 1): the metrics on all
+    # four are checked against the reference in tests/evaluation/test_metrics.py
+    reference = {seq: ref for seq, ref in reference_scores().items() if seq in ("blackswan", "dog")}
     assert run("evaluate", "davis", davis, "--out", tmp_path, "--predictions", davis / "osvos_results",
                "--sequences", ",".join(sorted(reference))) == 0
     rows = {r["sequence"]: r for r in json.loads((tmp_path / "davis_scores.json").read_text())["sequences"]}

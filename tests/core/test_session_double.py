@@ -219,9 +219,14 @@ def test_removing_prompts_and_objects():
     assert 1 not in session.objects
 
 
-def test_prefetch_is_optional_for_trackers():
-    session, _ = make_session()
-    session.prefetch(3)  # the double has no encoder cache: nothing happens
+def test_prefetch_reads_the_frame_ahead_and_computes_nothing():
+    session, tracker = make_session()
+    reads = session.source.reads
+    session.prefetch(3)  # the double's encode only reads the frame, as the real model does
+    assert session.source.reads > reads  # frame 3 (and the normalisation sample) read ahead
+    assert tracker.calls == [] and not session.labels.any() and session.objects == {}
+    with pytest.raises(InputError, match="frame 10 does not exist"):
+        session.prefetch(10)
 
 
 def test_a_mask_that_excludes_the_positive_point_warns_at_once():

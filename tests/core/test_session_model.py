@@ -41,18 +41,20 @@ def test_click_then_propagate_both_ways_on_lazy_zarr(tiny_model, tmp_path):
 
 
 def test_memory_stays_bounded_on_a_long_stack(tiny_model):
-    source = FrameSource(stack(60, shape=(40, 40)))
+    # long enough to fill the memory window (pointer_frames = 16 for the tiny model) and run on
+    source = FrameSource(stack(40, shape=(40, 40)))
     tracker = TransformersTracker(tiny_model)
+    assert tracker.pointer_frames < 20
     session = Session(source, tracker)
     session.add_points(1, 0, [[20, 20]])
     sizes = {}
     for result in session.propagate("forward"):
-        if result.frame in (25, 59):
+        if result.frame in (20, 39):
             sizes[result.frame] = _state_bytes(tracker)
     stored = tracker.stored_frames(1)
     assert stored["cond_frame_outputs"] == [0]
     assert len(stored["non_cond_frame_outputs"]) <= tracker.pointer_frames
-    assert sizes[59] == sizes[25]
+    assert sizes[39] == sizes[20] > 0
 
 
 def test_free_heap_goes_back_to_the_system_as_frames_run(tiny_model, monkeypatch):
@@ -136,10 +138,10 @@ def test_edgetam_runs_at_the_fast_preset_size(tmp_path):
     EdgeTamVideoModel(config).save_pretrained(tmp_path / "edgetam")
     loaded = load_model(tmp_path / "edgetam", device="cpu", preset="fast")
     assert (loaded.image_size, loaded.model.num_maskmem) == (512, 4)
-    session = Session(FrameSource(stack(6)), TransformersTracker(loaded))
+    session = Session(FrameSource(stack(3)), TransformersTracker(loaded))
     session.add_points(1, 0, [[30, 40]])
     results = list(session.propagate("forward"))
-    assert [r.frame for r in results] == [1, 2, 3, 4, 5]
+    assert [r.frame for r in results] == [1, 2]  # tracked frames read memories written at this size
     assert all(r.masks.shape == (1, *session.source.frame_shape) for r in results)
 
 

@@ -39,9 +39,9 @@ def _steps(loaded, batch, config, n):
 def test_a_few_steps_reduce_the_loss_on_a_fixed_clip(clip_stack):
     torch.manual_seed(0)
     loaded = build_model("random:tiny", SIZE, seed=0)
-    batch = sample_batch([clip_stack], np.random.default_rng(0), clips=2, objects=2, clip_length=4)
-    losses = _steps(loaded, batch, FinetuneConfig(lr=2e-3), 5)
-    assert losses[-1] < 0.85 * losses[0], losses
+    batch = sample_batch([clip_stack], np.random.default_rng(0), clips=1, objects=2, clip_length=3)
+    losses = _steps(loaded, batch, FinetuneConfig(lr=2e-3), 3)
+    assert losses[-1] < 0.85 * losses[0], losses  # measured: 4.68 -> 1.76
     assert not loaded.model.training  # trained in eval mode, as inference runs
 
 
@@ -177,7 +177,7 @@ def test_feature_norm_penalty_pulls_embedding_tokens_to_unit_scale(clip_stack):
     def penalty_after_training(config):
         torch.manual_seed(0)
         loaded = build_model("random:tiny", SIZE, seed=0)
-        _steps(loaded, batch, config, 8)
+        _steps(loaded, batch, config, 4)
         return train_step(loaded, batch, np.random.default_rng(0), config)[1]["feature_norm"]
 
-    assert penalty_after_training(penalised) < 0.5 * penalty_after_training(plain)
+    assert penalty_after_training(penalised) < 0.5 * penalty_after_training(plain)  # measured: 0.10 vs 1.56

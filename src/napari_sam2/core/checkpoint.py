@@ -35,7 +35,7 @@ from .errors import InputError
 from .sink import LabelSink
 
 __all__ = ["CHECKPOINT_EVERY", "RunJournal", "JournaledSink", "session_state", "restore_session",
-           "prompts_digest", "weights_digest", "differing_parameter"]
+           "prompts_digest", "differing_parameter"]
 
 #: frames between two checkpoints (see docs/benchmarks.md, "Resume": the overhead stays under 3 %)
 CHECKPOINT_EVERY = 10
@@ -86,47 +86,6 @@ def prompts_digest(objects) -> str:
                     part = np.ascontiguousarray(part)
                     digest.update(f"{part.dtype}{part.shape}".encode() + part.tobytes())
     return digest.hexdigest()
-
-
-def weights_digest(model_name: str) -> str:
-    """sha256 over a model folder's ``*.safetensors`` files (``random:`` models: their name).
-
-    Remembered per file (size and modification time) in the user's cache
-    folder, so a large model is hashed once.
-    """
-    if str(model_name).startswith("random:"):
-        return f"{model_name}:seed0"
-    from .models import resolve_model
-
-    folder = resolve_model(model_name)
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        digest.update(path.name.encode() + _file_digest(path).encode())
-    return digest.hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    cache_file = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "napari-sam2" / \
-        "weights-sha256.json"
-    stat = path.resolve().stat()
-    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    try:
-        known = json.loads(cache_file.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return known[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    known[key] = digest.hexdigest()
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(cache_file, json.dumps(known).encode(), sync=False)
-    except OSError:
-        pass  # no cache folder: hash again next time
-    return known[key]
 
 
 def differing_parameter(old: dict, new: dict) -> str | None:

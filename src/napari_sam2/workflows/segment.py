@@ -128,11 +128,10 @@ class _Job:
 
     def params(self, loaded, model_args: dict) -> dict:
         """What must match for ``resume``: model, weights, precision, prompts, axes, stack."""
-        from ..core.checkpoint import prompts_digest, weights_digest
+        from ..core.checkpoint import prompts_digest
 
         source = self.source
-        return {"model": loaded.name, "weights_sha256": getattr(loaded, "weights_sha256", None)
-                or weights_digest(loaded.name), "preset": loaded.preset,
+        return {"model": loaded.name, "weights_sha256": loaded.fingerprint, "preset": loaded.preset,
                 "precision": loaded.precision, "device": loaded.device,
                 "image_size": loaded.image_size, "prompts_sha256": prompts_digest(self.objects),
                 "axis": source.axis, "channel_axis": source.channel_axis,
