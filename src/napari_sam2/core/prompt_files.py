@@ -47,8 +47,9 @@ def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] 
     ----------
     path : str or Path
         ``.json`` or ``.csv``.
-    axis : int
-        For CSV: which ``axis-N`` column is the frame index.
+    axis : int or None
+        For CSV: which ``axis-N`` column is the frame index (None: a single
+        image, every point on frame 0).
     spatial_axes : (int, int)
         For CSV: which ``axis-N`` columns are row and col.
 
@@ -129,8 +130,10 @@ def _read_csv(path: Path, axis: int, spatial_axes: tuple[int, int]) -> list[Obje
         rows = list(csv.DictReader(handle))
     if not rows:
         raise InputError(f"{path} has no points")
-    needed = [f"axis-{i}" for i in (axis, *spatial_axes)]
-    missing = [c for c in needed if c not in rows[0]]
+    needed = [f"axis-{i}" for i in (axis, *spatial_axes) if i is not None]
+    if axis is None:  # a single image: no frame column
+        needed.insert(0, "")
+    missing = [c for c in needed if c and c not in rows[0]]
     if missing:
         raise InputError(
             f"{path} lacks column(s) {', '.join(missing)}; expected a CSV saved from a napari "
@@ -141,7 +144,7 @@ def _read_csv(path: Path, axis: int, spatial_axes: tuple[int, int]) -> list[Obje
     for n, row in enumerate(rows, start=2):
         where = f"{path} line {n}"
         obj_id = _int(row.get("object_id") or 1, f"{where} object_id")
-        frame = _int(round(float(row[needed[0]])), f"{where} frame")
+        frame = _int(round(float(row[needed[0]])), f"{where} frame") if needed[0] else 0
         positive = str(row.get("positive", "1")).strip().lower() in ("1", "true", "yes", "1.0")
         objects.setdefault(obj_id, ObjectPrompts(obj_id))
         points.setdefault((obj_id, frame), []).append(
