@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,10 @@ class SessionActions:
                                   ((r0, c0), (r0, c1), (r1, c1), (r1, c0))])
                     box_ids.append(obj.obj_id)
         layers = (self.points_layer, self.shapes_layer)
-        with self.points_layer.events.data.blocker(), self.shapes_layer.events.data.blocker():
+        with ExitStack() as blocked:  # no prompt sync: the session gets the prompts in their order
+            for layer in layers:
+                blocked.enter_context(layer.events.data.blocker())
+                blocked.enter_context(layer.events.features.blocker())
             if points:
                 self.points_layer.data = np.array(points)
                 self.points_layer.features = {"object_id": ids, "positive": positive}
@@ -140,6 +144,7 @@ class SessionActions:
                 self.shapes_layer.features = {"object_id": box_ids}
         for layer in layers:
             layer.feature_defaults = {**layer.feature_defaults, "object_id": self.current_object}
+            layer.refresh()
         color_points(self.points_layer, self.labels_layer)
         self._synced = prompts_from_layers(*layers, self.image_layer, self.axes, self._source.frame_shape)
 
