@@ -128,14 +128,19 @@ def test_points_share_their_mask_colour_and_show_their_sign(make_napari_viewer, 
 
 def test_first_view_is_image_model_and_start_with_the_rest_under_advanced(make_napari_viewer, stack):
     viewer = make_napari_viewer()
-    widget, _ = open_widget(viewer, stack)
+    widget, image = open_widget(viewer, stack)
     for shown in (widget.image_combo, widget.model_combo, widget.start_button, widget.advanced_button):
         assert shown.isVisibleTo(widget)
     for hidden in (widget.axis_combo, widget.channels_edit, widget.device_combo, widget.preset_combo,
                    widget.precision_combo, widget.cache_edit, widget.output_edit):
         assert not hidden.isVisibleTo(widget)
+    assert widget.load_button.isVisibleTo(widget)  # a saved session can be loaded from here
+    for later in (widget.new_button, widget.propagate_button, widget.table, widget.save_button):
+        assert not later.isVisibleTo(widget)  # shown once a session runs
     widget.advanced_button.click()
     assert widget.preset_combo.isVisibleTo(widget) and widget.output_edit.isVisibleTo(widget)
+    widget.controller.start(image, tracker=DiskTracker())
+    assert widget.new_button.isVisibleTo(widget) and widget.table.isVisibleTo(widget)
 
 
 def test_save_and_load_a_session_through_the_widget(make_napari_viewer, stack, qtbot, tmp_path):

@@ -63,7 +63,14 @@ class PropagationRun:
         if self.sample is None:
             return False
         indices, old, new = self.sample
-        now = np.asarray(layer.data[indices])
+        key, inside = [], []  # read the pixels' bounding box with basic indexing (zarr, dask too)
+        for ix in indices:
+            low = int(ix.min())
+            key.append(low if ix.max() == low else slice(low, int(ix.max()) + 1))
+            if ix.max() != low:
+                inside.append(ix - low)
+        block = np.asarray(layer.data[tuple(key)])
+        now = block[tuple(inside)] if inside else np.broadcast_to(block, old.shape)
         return bool(np.array_equal(now, old) and not np.array_equal(now, new))
 
     def mark_not_done(self, session) -> int:

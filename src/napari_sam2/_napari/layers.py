@@ -288,7 +288,7 @@ def add_session_layers(viewer, image, axes: StackAxes, frame_shape, obj_id: int 
         features={"object_id": np.zeros(0, int)}, **common)
     shapes.feature_defaults = {"object_id": obj_id}
     points = viewer.add_points(
-        ndim=image.ndim, name=names["points"], size=max(4.0, min(frame_shape) / 50), border_width=0.2,
+        ndim=image.ndim, name=names["points"], size=max(4.0, min(frame_shape) / 40), border_width=0.25,
         features={"object_id": np.zeros(0, int), "positive": np.zeros(0, bool)}, **common)
     points.canvas_size_limits = (MIN_POINT_PIXELS, 10000)
     points.feature_defaults = {"object_id": obj_id, "positive": True}

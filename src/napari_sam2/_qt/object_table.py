@@ -9,7 +9,10 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QImage, QPixmap
 from qtpy.QtWidgets import QLabel, QTableWidgetItem
 
-__all__ = ["fill_table"]
+__all__ = ["fill_table", "STRIP_WIDTH"]
+
+#: width of an object's presence strip in the table, in pixels
+STRIP_WIDTH = 64
 
 
 def fill_table(table, rows: list[dict], presence_strip) -> None:
@@ -21,7 +24,9 @@ def fill_table(table, rows: list[dict], presence_strip) -> None:
         id_item = QTableWidgetItem(str(row["id"]))
         id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
-        id_item.setBackground(QColor.fromRgbF(*[float(v) for v in row["color"][:3]]))
+        rgb = [float(v) for v in row["color"][:3]]
+        id_item.setBackground(QColor.fromRgbF(*rgb))
+        id_item.setForeground(QColor("black" if 0.3 * rgb[0] + 0.6 * rgb[1] + 0.1 * rgb[2] > 0.5 else "white"))
         presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
         span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
         for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
@@ -44,6 +49,6 @@ def _strip_label(presence: np.ndarray, color) -> QLabel:
     image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
                    QImage.Format.Format_RGB888).copy()
     label = QLabel()
-    label.setPixmap(QPixmap.fromImage(image).scaled(120, 10))
+    label.setPixmap(QPixmap.fromImage(image).scaled(STRIP_WIDTH, 10))
     label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
     return label

@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 
 from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from .controller import Sam2Controller
-from .object_table import fill_table
+from .object_table import STRIP_WIDTH, fill_table
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
   click       add a point (points layer in add mode)
@@ -116,9 +116,9 @@ class Sam2Widget(QWidget):
         self.load_button = QPushButton("Load session")
         self.load_button.setToolTip("open a saved NAME.sam2.json: loads the model with its settings "
                                     "and restores prompts, names and labels (open its image first)")
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.save_button)
-        file_row.addWidget(self.load_button)
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_button, 1)
+        start_row.addWidget(self.load_button)
 
         self.new_button = QPushButton("New object (N)")
         self.sign_button = QPushButton("Positive (T)")
@@ -137,13 +137,15 @@ class Sam2Widget(QWidget):
         run_row.addWidget(self.cancel_button)
 
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "over frames"])
+        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "timeline"])
         self.table.setToolTip("select a row to add prompts to that object; edit a name to rename; "
                               "untick an id to hide its labels")
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)  # the presence strip
+        header.resizeSection(4, STRIP_WIDTH + 6)
         self.delete_button = QPushButton("Delete object")
         self.masks_combo = QComboBox()
         self.masks_button = QPushButton("Labels → mask prompts")
@@ -159,20 +161,28 @@ class Sam2Widget(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("font-weight: bold")
 
+        self.session_box = QWidget()  # shown once a session has started
+        session = QVBoxLayout(self.session_box)
+        session.setContentsMargins(0, 0, 0, 0)
+        session.addLayout(prompt_row)
+        session.addLayout(masks_row)
+        session.addLayout(run_row)
+        session.addWidget(self.table)
+        object_row = QHBoxLayout()
+        object_row.addWidget(self.delete_button)
+        object_row.addWidget(self.save_button)
+        session.addLayout(object_row)
+        self.session_box.setVisible(False)
+
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.advanced_button)
         layout.addWidget(self.advanced)
-        layout.addWidget(self.start_button)
+        layout.addLayout(start_row)
         layout.addWidget(self.hint)
-        layout.addLayout(prompt_row)
-        layout.addLayout(masks_row)
-        layout.addLayout(run_row)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status)
-        layout.addWidget(self.table)
-        layout.addWidget(self.delete_button)
-        layout.addLayout(file_row)
+        layout.addWidget(self.session_box)
         layout.addStretch()
 
     def _connect(self) -> None:
@@ -202,6 +212,7 @@ class Sam2Widget(QWidget):
         c.busy_changed.connect(self._busy)
         c.objects_changed.connect(self._refresh_table)
         c.session_ready.connect(self._bind_keys)
+        c.session_ready.connect(lambda: self.session_box.setVisible(True))
         self.destroyed.connect(lambda *_: c.close())
 
     # --------------------------------------------------------------- actions
