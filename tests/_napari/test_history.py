@@ -1,4 +1,5 @@
-"""_napari/history.py: a propagation undone in a real Labels layer (numpy or zarr) marks its frames not done."""
+"""_napari/history.py: a propagation undone in a real Labels layer (numpy or zarr) marks its frames
+not done."""
 
 import numpy as np
 import pytest

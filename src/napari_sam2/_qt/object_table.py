@@ -26,7 +26,8 @@ def fill_table(table, rows: list[dict], presence_strip) -> None:
         id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
         rgb = [float(v) for v in row["color"][:3]]
         id_item.setBackground(QColor.fromRgbF(*rgb))
-        id_item.setForeground(QColor("black" if 0.3 * rgb[0] + 0.6 * rgb[1] + 0.1 * rgb[2] > 0.5 else "white"))
+        light = 0.3 * rgb[0] + 0.6 * rgb[1] + 0.1 * rgb[2] > 0.5
+        id_item.setForeground(QColor("black" if light else "white"))
         presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
         span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
         for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),

@@ -116,6 +116,7 @@ class SessionActions:
         worker.yielded.connect(self._show_result)
         worker.returned.connect(lambda _: self._restored(saved))
         self._run(worker, f"restoring {len(saved.objects)} object(s)")
+        self.progress.emit(0, 0)
         return worker
 
     def _restore_layers(self, saved) -> None:

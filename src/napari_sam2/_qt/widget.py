@@ -300,7 +300,8 @@ class Sam2Widget(QWidget):
         self.cancel_button.setEnabled(busy)
         for button in (self.propagate_button, self.start_button, self.save_button, self.load_button):
             button.setEnabled(not busy)
-        self.progress_bar.setVisible(busy)
+        if not busy:  # shown by progress signals only: loading, propagating, restoring (not clicks)
+            self.progress_bar.setVisible(False)
 
     def _progress(self, done: int, total: int) -> None:
         """Frames done of total (total 0: busy, no count)."""
