@@ -4,10 +4,12 @@ Run (a display or Xvfb is needed):
 
     xvfb-run -a python docs/make_screenshots.py            # the bundled demo model, offline
 
-Writes docs/images/widget.png (after the clicks) and docs/images/propagated.png
-(after propagation), on a synthetic time-lapse the demo model was not trained on
-(seed 2026). ``--model sam2.1-tiny`` for SAM2.1 (downloaded on first use);
-``--model random:tiny`` gives meaningless blobs.
+Writes, on a synthetic time-lapse the demo model was not trained on (seed 2026):
+docs/images/first_view.png (the widget before Start: image, model, Start,
+Advanced collapsed), widget.png (after clicks on three cells),
+propagating.png (a propagation in progress, its progress bar in the widget)
+and propagated.png (after propagation). ``--model sam2.1-tiny`` for SAM2.1
+(downloaded on first use); ``--model random:tiny`` gives meaningless blobs.
 """
 
 import argparse
@@ -43,6 +45,9 @@ def main():
     viewer.window.add_dock_widget(widget, name="SAM2")
     controller = widget.controller
     widget.model_combo.setCurrentText(args.model)
+    settle()
+    OUT.mkdir(exist_ok=True)
+    viewer.screenshot(str(OUT / "first_view.png"), canvas_only=False)
     settle(widget.start())
     points = controller.points_layer
     for n, cell in enumerate(np.unique(truth[0])[1:4]):
@@ -54,13 +59,22 @@ def main():
         settle(controller=controller)
     viewer.dims.set_current_step(0, 0)
     settle()
-    OUT.mkdir(exist_ok=True)
     viewer.screenshot(str(OUT / "widget.png"), canvas_only=False)
-    settle(widget.propagate(), controller)
+    worker = widget.propagate()
+    finished = []
+    worker.finished.connect(lambda: finished.append(True))
+    app = QApplication.instance()
+    while not finished and widget.progress_bar.value() < widget.progress_bar.maximum() // 2:
+        app.processEvents()
+    viewer.dims.set_current_step(0, widget.progress_bar.value())
+    for _ in range(5):
+        app.processEvents()
+    viewer.screenshot(str(OUT / "propagating.png"), canvas_only=False)
+    settle(worker, controller)
     viewer.dims.set_current_step(0, 12)
     settle()
     viewer.screenshot(str(OUT / "propagated.png"), canvas_only=False)
-    print(f"wrote {OUT / 'widget.png'} and {OUT / 'propagated.png'}")
+    print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} in {OUT}")
     viewer.close()
 
 

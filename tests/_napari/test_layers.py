@@ -8,14 +8,16 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Points, Shapes
 
 from napari_sam2._napari.layers import (
-    NEGATIVE_COLOR,
-    POSITIVE_COLOR,
+    NEGATIVE_BORDER,
+    PALETTE,
+    POSITIVE_BORDER,
     LayerSink,
     StackAxes,
     add_session_layers,
     changed_prompts,
     color_points,
     guess_axes,
+    label_colormap,
     label_masks,
     prompts_from_layers,
     remove_object_prompts,
@@ -61,11 +63,45 @@ def test_rgb_stack_keeps_its_colour_axis_last():
     assert guess_axes(layer) == StackAxes(0, (1, 2), channel_axis=3, rgb=True)
 
 
-@pytest.mark.parametrize("shape", [(8, 9), (2, 3, 4, 8, 9)])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 8, 9)])
 def test_wrong_number_of_dimensions(shape):
     layer = Image(np.zeros(shape), name="bad")
-    with pytest.raises(InputError, match=f"layer 'bad' has {len(shape)} dimensions; SAM2 needs a stack"):
+    with pytest.raises(InputError, match=f"layer 'bad' has {len(shape)} dimensions; SAM2 needs a 2D"):
         guess_axes(layer)
+
+
+@pytest.mark.parametrize("data, kwargs, expected", [
+    (np.zeros((8, 9)), {}, StackAxes(None, (0, 1))),                                   # grey
+    (np.zeros((8, 9, 3), np.uint8), {"rgb": True}, StackAxes(None, (0, 1), 2, True)),  # RGB photo
+    (np.zeros((2, 8, 9)), {"axis_labels": ("c", "y", "x")}, StackAxes(None, (1, 2), 0)),
+    (np.zeros((8, 9, 2)), {"axis_labels": ("y", "x", "ch")}, StackAxes(None, (0, 1), 2)),
+])
+def test_a_single_2d_image_has_no_stack_axis(data, kwargs, expected):
+    assert guess_axes(Image(data, **kwargs)) == expected
+
+
+def test_a_channel_labelled_3d_layer_is_a_stack_when_it_has_a_time_axis_or_one_is_asked_for():
+    assert guess_axes(Image(np.zeros((2, 8, 9)), axis_labels=("t", "y", "x"))) == StackAxes(0, (1, 2))
+    assert guess_axes(Image(np.zeros((2, 8, 9)), axis_labels=("c", "y", "x")), axis=0) == StackAxes(0, (1, 2))
+
+
+def test_prompts_and_labels_of_a_2d_image_are_on_frame_0():
+    image = Image(np.zeros((20, 30)), scale=(0.5, 2.0), translate=(3, -1))
+    axes = guess_axes(image)
+    points = Points(np.array([[5.0, 7.0]]), features={"object_id": [2], "positive": [True]},
+                    scale=(0.5, 2.0), translate=(3, -1))
+    shapes = Shapes([np.array([[1, 1], [1, 9], [6, 9], [6, 1.0]])], shape_type="rectangle",
+                    features={"object_id": [2]}, scale=(0.5, 2.0), translate=(3, -1))
+    prompts = prompts_from_layers(points, shapes, image, axes, (20, 30))
+    assert list(prompts) == [(2, 0)] and prompts[(2, 0)].box == (1, 1, 6, 9)
+    np.testing.assert_allclose(prompts[(2, 0)].points, [[5, 7]])
+    layer = Labels(np.zeros((20, 30), np.uint16))
+    sink = LayerSink(layer, axes, 1, (20, 30))
+    frame = np.zeros((20, 30), np.uint16)
+    frame[2:4, 5:9] = 2
+    sink.write(0, frame)
+    sink.apply(0, frame)
+    assert sink.index(0) == (slice(None), slice(None)) and (layer.data == frame).all()
 
 
 def test_a_spatial_axis_cannot_be_the_stack_axis():
@@ -290,13 +326,15 @@ def test_remove_object_prompts_deletes_only_that_object_without_data_events():
 
 
 # ------------------------------------------ color_points, add_session_layers
-def test_color_points_fills_by_sign_and_rings_in_the_object_colour():
-    labels = Labels(np.zeros((3, 8, 8), np.uint16))
+def test_color_points_in_the_object_colour_with_the_sign_in_border_and_symbol():
+    labels = Labels(np.zeros((3, 8, 8), np.uint16), colormap=label_colormap())
     points = Points(np.array([[0, 1, 1], [0, 2, 2.0]]),
                     features={"object_id": [4, 7], "positive": [True, False]})
     color_points(points, labels)
-    np.testing.assert_allclose(points.face_color, [POSITIVE_COLOR, NEGATIVE_COLOR])
-    np.testing.assert_allclose(points.border_color, [labels.get_color(4), labels.get_color(7)])
+    np.testing.assert_allclose(points.face_color, [labels.get_color(4), labels.get_color(7)])
+    np.testing.assert_allclose(points.face_color[:, :3], PALETTE[[3, 6]])  # a point = its mask's colour
+    np.testing.assert_allclose(points.border_color, [POSITIVE_BORDER, NEGATIVE_BORDER])
+    assert [str(symbol.value) for symbol in points.symbol] == ["disc", "x"]
     color_points(None, labels)  # nothing to colour: no error
     empty = Points(ndim=3)
     color_points(empty, labels)
@@ -315,9 +353,33 @@ def test_session_layers_share_the_image_transform_and_take_new_prompts_for_the_o
     for layer in (labels, points, shapes):
         assert layer.scale.tolist() == [2, 1, 0.5, 0.5] and layer.translate.tolist() == [1, 0, 3, 4]
         assert layer.axis_labels == ("t", "c", "y", "x")
-    assert [layer.name for layer in viewer.layers] == ["cells", "cells SAM2 labels", "cells SAM2 boxes",
-                                                       "cells SAM2 points"]
+    assert [layer.name for layer in viewer.layers] == ["cells", "SAM2 labels", "SAM2 boxes", "SAM2 points"]
+    assert points.canvas_size_limits[0] >= 8 and points.current_size >= 4  # visible when zoomed out
     points.add(np.array([1, 0, 5, 5.0]))
     assert points.features["object_id"].tolist() == [3] and points.features["positive"].tolist() == [True]
     with pytest.raises(InputError, match="must be a .zarr folder"):
         add_session_layers(viewer, image, axes, (10, 12), output=tmp_path / "out.tif")
+
+
+def test_a_second_session_names_its_layers_after_a_short_image_name():
+    viewer = ViewerModel()
+    first = viewer.add_image(np.zeros((4, 10, 12)), name="cells")
+    other = viewer.add_image(np.zeros((4, 10, 12)), name="a_very_long_image_name.ome.tif")
+    add_session_layers(viewer, first, guess_axes(first), (10, 12))
+    labels, points, shapes = add_session_layers(viewer, other, guess_axes(other), (10, 12))
+    assert [labels.name, points.name, shapes.name] == [
+        "SAM2 labels (a_very_long…)", "SAM2 points (a_very_long…)", "SAM2 boxes (a_very_long…)"]
+
+
+def test_the_label_colormap_gives_neighbouring_ids_distinct_colours_unlike_napari_s_default():
+    labels = Labels(np.zeros((4, 4), np.uint16), colormap=label_colormap())
+    ids = range(1, 3 * len(PALETTE))
+    colors = np.array([labels.get_color(i)[:3] for i in ids])
+    neighbours = np.linalg.norm(np.diff(colors, axis=0), axis=1)
+    assert neighbours.min() > 0.5  # RGB distance of consecutive ids
+    among_12 = [np.linalg.norm(colors[i] - colors[j]) for i in range(12) for j in range(i)]
+    assert min(among_12) > 0.25
+    assert labels.get_color(0) is None or labels.get_color(0)[3] == 0
+    default = Labels(np.zeros((4, 4), np.uint16))  # why: napari's 3, 4, 5 are three purples
+    purples = np.array([default.get_color(i)[:3] for i in (3, 4, 5)])
+    assert np.linalg.norm(np.diff(purples, axis=0), axis=1).min() < neighbours.min()

@@ -201,9 +201,9 @@ def test_bad_input_gives_notifications_not_tracebacks(make_napari_viewer, qtbot,
     widget = Sam2Widget(viewer)
     assert widget.start() is None
     assert "open or choose an image layer first" in messages[-1]
-    viewer.add_image(np.zeros((30, 40)), name="flat")
+    viewer.add_image(np.zeros((2, 2, 2, 30, 40)), name="five")
     widget._refresh_images()
-    assert widget.start() is None and "has 2 dimensions" in messages[-1]
+    assert widget.start() is None and "has 5 dimensions" in messages[-1]
 
     image = viewer.add_image(np.zeros((5, 20, 20), np.uint16), name="stack")
     controller, _ = start_with_double(widget, image, qtbot)

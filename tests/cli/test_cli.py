@@ -169,13 +169,41 @@ def test_bad_options(files, tiny_model_dir, args, message, capsys):
 
 
 def test_wrong_dimensions_and_not_a_checkpoint(files, capsys):
-    tifffile.imwrite(files / "flat.tif", STACK[0])
+    tifffile.imwrite(files / "line.tif", STACK[0, 0])
+    assert run("segment", files / "line.tif", "--prompts", files / "prompts.json", "--out",
+               files / "o.zarr") == 2
+    assert "image has 1 dimensions (64,); expected 3" in capsys.readouterr().err
+    tifffile.imwrite(files / "flat.tif", STACK[0])  # one image: prompts on other frames are refused
     assert run("segment", files / "flat.tif", "--prompts", files / "prompts.json", "--out",
                files / "o.zarr") == 2
-    assert "image has 2 dimensions (48, 64); expected 3" in capsys.readouterr().err
+    assert "frame 1 does not exist: the stack has frames 0..0" in capsys.readouterr().err
+    assert not (files / "o.zarr").exists()
     assert run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
                files / "o.zarr", "--model", files) == 2
     assert "is not a SAM2-family checkpoint: it has no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("image", ["grey", "rgb", "rgb-npy"])
+def test_a_single_2d_image_gives_a_one_frame_label_image(files, tiny_model_dir, image, capsys):
+    if image == "grey":
+        tifffile.imwrite(files / "one.tif", STACK[2])  # axes YX
+        path = files / "one.tif"
+    else:
+        rgb = (STACK[2, :, :, None] // 256 * np.array([1, 0.5, 0.2])).astype(np.uint8)
+        path = files / ("one.tif" if image == "rgb" else "one.npy")
+        tifffile.imwrite(path, rgb, photometric="rgb") if image == "rgb" else np.save(path, rgb)
+    prompts = {"objects": [
+        {"id": 3, "prompts": [{"frame": 0, "points": [[20, 30]], "box": [10, 10, 30, 40]}]},
+        {"id": 8, "prompts": [{"frame": 0, "points": [[5, 5]]}]}]}
+    (files / "one.json").write_text(json.dumps(prompts))
+    code = run("segment", path, "--prompts", files / "one.json", "--out", files / "one_labels.tif",
+               "--model", tiny_model_dir, "--device", "cpu")
+    assert code == 0 and "1 frames of 48 x 64" in capsys.readouterr().out
+    with tifffile.TiffFile(files / "one_labels.tif") as tif:
+        assert len(tif.pages) == 1  # a stack of one frame (readers may squeeze it to 2D)
+        labels = tif.asarray().reshape(-1, *STACK.shape[1:])
+    check_labels(labels, (1, *STACK.shape[1:]))
+    assert (labels == 3).any()  # the model's mask under the box (random weights: somewhere)
 
 
 def test_existing_output_is_kept_unless_overwrite(files, tiny_model_dir, capsys):

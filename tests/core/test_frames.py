@@ -62,7 +62,8 @@ def test_reads_lazily_from_dask_and_zarr(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, shape, message",
     [
-        ({}, (5, 5), "2 dimensions"),
+        ({}, (5,), "1 dimensions"),
+        ({"axis": None}, (2, 5, 5), "or one 2D image"),
         ({}, (2, 5, 5, 5), "pass channel_axis"),
         ({"axis": 3}, (2, 5, 5), "out of range"),
         ({"channel_axis": 0}, (2, 5, 5, 5), "must differ"),
@@ -140,3 +141,23 @@ def test_an_all_non_finite_stack_says_which_values(value, shown):
                             normalization=Normalization(per="frame"))
     with pytest.warns(UserWarning, match=rf"frame 1 contains only non-finite values \({re.escape(shown)}\)"):
         assert not per_frame.frame(1).any()
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((20, 30), {}),                            # a grey image
+    ((20, 30), {"axis": None}),
+    ((20, 30, 3), {"channel_axis": 2, "channels": (0, 1, 2)}),  # an RGB photo
+    ((2, 20, 30), {"channel_axis": 0, "channels": (1,)}),       # two channels first
+])
+def test_a_single_2d_image_is_a_stack_of_one_frame(shape, kwargs):
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 255, shape).astype(np.uint8)
+    source = FrameSource(zarr.array(data) if len(shape) == 2 else data, **kwargs)
+    assert source.axis is None and source.n_frames == 1 and source.frame_shape == (20, 30)
+    frame = source.frame(0)
+    assert frame.shape == (20, 30, 3)
+    channel = kwargs.get("channel_axis")
+    first = data if channel is None else np.moveaxis(data, channel, -1)[..., kwargs["channels"][0]]
+    assert np.corrcoef(frame[..., 0].ravel(), first.ravel())[0, 1] > 0.99  # the right plane, not rotated
+    with pytest.raises(InputError, match="frame 1 does not exist: the stack has frames 0..0"):
+        source.frame(1)

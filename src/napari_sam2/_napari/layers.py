@@ -17,13 +17,25 @@ from ..core.prompts import FramePrompt
 from ..core.sink import new_label_array
 
 __all__ = ["StackAxes", "guess_axes", "image_data", "prompts_from_layers", "changed_prompts", "LayerSink",
-           "add_session_layers", "color_points", "label_masks", "remove_object_prompts"]
+           "add_session_layers", "color_points", "label_masks", "remove_object_prompts", "label_colormap",
+           "layer_names", "PALETTE"]
 
-POSITIVE_COLOR = np.array([0.2, 1.0, 0.2, 1.0])
-NEGATIVE_COLOR = np.array([1.0, 0.2, 0.8, 1.0])
+#: object colours, id 1 first, then cycling: neighbouring ids far apart in hue and brightness (napari's
+#: default label colormap gives ids 3, 4, 5 three near-identical purples)
+PALETTE = np.array([
+    (1.00, 0.60, 0.00), (0.00, 0.75, 1.00), (1.00, 0.90, 0.10), (0.75, 0.35, 1.00),
+    (0.25, 0.90, 0.35), (1.00, 0.30, 0.45), (0.30, 0.45, 1.00), (0.70, 1.00, 0.30),
+    (1.00, 0.50, 0.85), (0.00, 0.85, 0.70), (0.85, 0.55, 0.30), (0.60, 0.80, 1.00),
+])
+#: a point's border says its sign; its face is its object's label colour
+POSITIVE_BORDER = np.array([1.0, 1.0, 1.0, 1.0])
+NEGATIVE_BORDER = np.array([0.0, 0.0, 0.0, 1.0])
+#: points are drawn at least this many screen pixels wide, however far the view is zoomed out
+MIN_POINT_PIXELS = 10
 
 TIME_OR_Z = ("t", "time", "z", "plane", "slice", "frame")
 CHANNEL = ("c", "ch", "channel", "channels")
+SPATIAL = ("y", "x", "row", "rows", "col", "cols", "column", "columns", "height", "width")
 
 
 @dataclass(frozen=True)
@@ -31,10 +43,11 @@ class StackAxes:
     """Which data axes of an image layer are the stack, channel, row and col.
 
     ``axis``, ``spatial`` and a non-RGB ``channel_axis`` index the layer's
-    dimensions; an RGB layer's colour axis is the last data axis.
+    dimensions; an RGB layer's colour axis is the last data axis. ``axis`` is
+    None for a single 2D image (grey, RGB, or with a channel axis): one frame.
     """
 
-    axis: int
+    axis: int | None
     spatial: tuple[int, int]
     channel_axis: int | None = None
     rgb: bool = False
@@ -59,11 +72,21 @@ def guess_axes(layer, axis: int | None = None, channel_axis: int | None = None) 
     """
     ndim = layer.ndim  # RGB layers do not count their colour axis
     labels = [str(name).lower() for name in getattr(layer, "axis_labels", ())] or [""] * ndim
-    if ndim < 3 or ndim > 4:
+    rgb = bool(getattr(layer, "rgb", False))
+    if ndim < 2 or ndim > 4:
         raise InputError(
-            f"layer '{layer.name}' has {ndim} dimensions; SAM2 needs a stack: (plane, row, col), "
-            "optionally with a channel axis"
+            f"layer '{layer.name}' has {ndim} dimensions; SAM2 needs a 2D image or a stack: "
+            "(plane, row, col), optionally with a channel axis"
         )
+    if ndim == 3 and axis is None and channel_axis is None:  # (c, y, x) or (y, x, c): one image
+        found = [i for i, name in enumerate(labels) if name in CHANNEL]
+        if found and all(name in SPATIAL for i, name in enumerate(labels) if i != found[0]):
+            channel_axis = found[0]
+    if ndim == 2 or (ndim == 3 and axis is None and channel_axis is not None):  # one image
+        spatial = tuple(i for i in range(ndim) if i != channel_axis)
+        if rgb:
+            channel_axis = image_data(layer).ndim - 1
+        return StackAxes(None, spatial, channel_axis, rgb)
     if ndim == 4 and channel_axis is None:
         found = [i for i, name in enumerate(labels) if name in CHANNEL]
         if not found:
@@ -81,7 +104,6 @@ def guess_axes(layer, axis: int | None = None, channel_axis: int | None = None) 
     if axis not in others[:-2]:
         raise InputError(f"axis {axis} of layer '{layer.name}' cannot be the stack axis")
     spatial = tuple(i for i in others if i != axis)
-    rgb = bool(getattr(layer, "rgb", False))
     if rgb:
         channel_axis = layer.data[0].ndim - 1 if layer.multiscale else layer.data.ndim - 1
     return StackAxes(axis, spatial, channel_axis, rgb)
@@ -113,13 +135,17 @@ def points_prompts(points_layer, image_layer, axes: StackAxes) -> dict[tuple[int
     positive = features["positive"].to_numpy() if "positive" in features else np.ones(len(pixels))
     groups: dict[tuple[int, int], list] = {}
     for pixel, obj, pos in zip(pixels, ids, positive, strict=True):
-        key = (int(obj), int(round(pixel[axes.axis])))
+        key = (int(obj), _frame_of(pixel, axes))
         groups.setdefault(key, []).append((pixel[axes.spatial[0]], pixel[axes.spatial[1]], int(bool(pos))))
     prompts = {}
     for key, rows in groups.items():
         arr = np.array(rows, np.float32)
         prompts[key] = FramePrompt(arr[:, :2], arr[:, 2].astype(np.int32))
     return prompts
+
+
+def _frame_of(pixel: np.ndarray, axes: StackAxes) -> int:
+    return 0 if axes.axis is None else int(round(pixel[axes.axis]))
 
 
 def box_prompts(shapes_layer, image_layer, axes: StackAxes) -> dict[tuple[int, int], tuple]:
@@ -136,7 +162,7 @@ def box_prompts(shapes_layer, image_layer, axes: StackAxes) -> dict[tuple[int, i
             continue
         pixels = _to_image_pixels(shapes_layer, np.asarray(vertices), image_layer)
         rows, cols = pixels[:, axes.spatial[0]], pixels[:, axes.spatial[1]]
-        frame = int(round(pixels[0, axes.axis]))
+        frame = _frame_of(pixels[0], axes)
         boxes[(int(obj), frame)] = (rows.min(), cols.min(), rows.max(), cols.max())
     return boxes
 
@@ -177,7 +203,8 @@ class LayerSink:
     def index(self, frame: int) -> tuple:
         """The layer index of one frame's (row, col) plane."""
         index: list = [slice(None)] * self.layer.ndim
-        index[self.axes.axis] = frame
+        if self.axes.axis is not None:
+            index[self.axes.axis] = frame
         if self.axes.channel_axis is not None and not self.axes.rgb:
             index[self.axes.channel_axis] = 0
         return tuple(index)
@@ -256,29 +283,54 @@ def add_session_layers(viewer, image, axes: StackAxes, frame_shape, obj_id: int 
     source = getattr(getattr(image, "source", None), "path", None)  # the image's file: never written
     labels = new_label_array(output or None, tuple(shape), spatial=axes.spatial, protect=[source])
     common = dict(scale=image.scale, translate=image.translate, axis_labels=image.axis_labels)
-    name = image.name
-    labels_layer = viewer.add_labels(labels, name=f"{name} SAM2 labels", **common)
+    names = layer_names(viewer, image.name)
+    labels_layer = viewer.add_labels(labels, name=names["labels"], colormap=label_colormap(), **common)
     shapes = viewer.add_shapes(
-        ndim=image.ndim, name=f"{name} SAM2 boxes", face_color="transparent", edge_width=2,
+        ndim=image.ndim, name=names["boxes"], face_color="transparent", edge_width=2,
         features={"object_id": np.zeros(0, int)}, **common)
     shapes.feature_defaults = {"object_id": obj_id}
     points = viewer.add_points(
-        ndim=image.ndim, name=f"{name} SAM2 points", size=max(3.0, min(frame_shape) / 60),
+        ndim=image.ndim, name=names["points"], size=max(4.0, min(frame_shape) / 40), border_width=0.25,
         features={"object_id": np.zeros(0, int), "positive": np.zeros(0, bool)}, **common)
+    points.canvas_size_limits = (MIN_POINT_PIXELS, 10000)
     points.feature_defaults = {"object_id": obj_id, "positive": True}
     points.mode = "add"
     return labels_layer, points, shapes
 
 
+def layer_names(viewer, image_name: str) -> dict[str, str]:
+    """Short layer names that fit the layer list: ``SAM2 labels``, ``SAM2 points``, ``SAM2 boxes``.
+
+    When the viewer already has a session's layers (another image, or Start
+    pressed again), the image's name, cut to 12 characters, is added.
+    """
+    names = {kind: f"SAM2 {kind}" for kind in ("labels", "points", "boxes")}
+    if any(name in viewer.layers for name in names.values()):
+        short = image_name if len(image_name) <= 12 else image_name[:11] + "…"
+        names = {kind: f"{name} ({short})" for kind, name in names.items()}
+    return names
+
+
+def label_colormap():
+    """The session's label colormap: :data:`PALETTE` cycling over ids, 0 transparent."""
+    from napari.utils.colormaps import CyclicLabelColormap
+
+    colors = np.concatenate([np.zeros((1, 4)), np.c_[PALETTE, np.ones(len(PALETTE))]])
+    return CyclicLabelColormap(colors=colors)
+
+
 def color_points(points_layer, labels_layer) -> None:
-    """Points filled green (positive) or pink (negative), ringed in their object's label colour."""
+    """Points in their object's label colour (a point and its mask share one colour); positive
+    points are discs ringed in white, negative ones crosses ringed in black."""
     if points_layer is None or len(points_layer.data) == 0:
         return
     positive = points_layer.features["positive"].to_numpy().astype(bool)
-    with points_layer.events.face_color.blocker(), points_layer.events.border_color.blocker():
-        points_layer.face_color = np.where(positive[:, None], POSITIVE_COLOR, NEGATIVE_COLOR)
+    events = points_layer.events
+    with events.face_color.blocker(), events.border_color.blocker(), events.symbol.blocker():
         ids = points_layer.features["object_id"].to_numpy()
-        points_layer.border_color = np.array([labels_layer.get_color(int(i)) for i in ids])
+        points_layer.face_color = np.array([labels_layer.get_color(int(i)) for i in ids])
+        points_layer.border_color = np.where(positive[:, None], POSITIVE_BORDER, NEGATIVE_BORDER)
+        points_layer.symbol = np.where(positive, "disc", "x")
 
 
 def label_masks(layer, labels_layer, image_layer, index) -> list[tuple[int, np.ndarray]]:

@@ -9,12 +9,14 @@ through ``controller.session``, which can be used from the console as well.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from functools import partial
 
 import numpy as np
 from psygnal import Signal
 
+from .._napari.history import PropagationRun
 from .._napari.layers import (
     LayerSink,
     StackAxes,
@@ -30,10 +32,15 @@ from ..core.frames import FrameSource
 from ..core.models import AUTO, DEFAULT_PRESET
 from ..core.prompts import PromptWarning
 from .object_actions import ObjectActions, notify
+from .session_actions import SessionActions
 
 __all__ = ["Sam2Controller"]
 
-class Sam2Controller(ObjectActions):
+#: seconds between two refreshes of the object table during a propagation
+TABLE_EVERY = 0.5
+
+
+class Sam2Controller(ObjectActions, SessionActions):
     """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
 
     Parameters
@@ -41,8 +48,11 @@ class Sam2Controller(ObjectActions):
     viewer : napari.Viewer
     """
 
-    status = Signal(str)
+    status = Signal(str)  # what is running: "propagating both…", "ready"
+    hint = Signal(str)  # what the user should know or do next; not replaced by the status
     busy_changed = Signal(bool)
+    progress = Signal(int, int)  # frames done, total (0, 0: busy without a count)
+    positive_changed = Signal(bool)  # the sign of the next points, whatever changed it
     objects_changed = Signal()
     session_ready = Signal()
 
@@ -60,6 +70,9 @@ class Sam2Controller(ObjectActions):
         self._history: ExitStack | None = None
         self.hidden: set[int] = set()  # objects whose labels are not shown
         self._colormap = None  # the labels layer's own colormap, while some objects are hidden
+        self.settings: dict = {}  # what start() was given (saved with a session)
+        self._runs: list[PropagationRun] = []  # propagations whose undo is watched
+        self._table_time = 0.0
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -68,7 +81,8 @@ class Sam2Controller(ObjectActions):
         self.cancel()
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.current_step.disconnect(self._on_step)
-        for signal in (self.status, self.busy_changed, self.objects_changed, self.session_ready):
+        for signal in (self.status, self.hint, self.busy_changed, self.progress, self.positive_changed,
+                       self.objects_changed, self.session_ready):
             signal.disconnect()
 
     # ------------------------------------------------------------- set-up
@@ -115,6 +129,8 @@ class Sam2Controller(ObjectActions):
             return None
         try:
             axes = guess_axes(image_layer, axis, channel_axis)
+            if channels is None and axes.rgb:  # an RGB layer: its colours, not its red channel
+                channels = (0, 1, 2)
             source = FrameSource(image_data(image_layer), axes.axis, axes.channel_axis, channels)
         except InputError as err:
             notify(err)
@@ -126,6 +142,11 @@ class Sam2Controller(ObjectActions):
             return None
         self.cancel()
         self.image_layer, self.axes, self.session = image_layer, axes, None
+        self.settings = dict(model=str(model), device=device, axis=axes.axis, channel_axis=channel_axis,
+                             channels=None if channels is None else list(channels), preset=preset,
+                             precision=precision, feature_cache=None if feature_cache is None
+                             else str(feature_cache), output=None if output is None else str(output))
+        self._runs = []
         try:
             self._make_layers(source, output)
         except InputError as err:
@@ -141,6 +162,7 @@ class Sam2Controller(ObjectActions):
                                _ignore_errors=True, _progress={"desc": f"Loading {model}"})
         worker.returned.connect(partial(self._on_model_loaded, features=features))
         self._run(worker, "loading the model")
+        self.progress.emit(0, 0)
         return worker
 
     def _make_layers(self, source: FrameSource, output=None) -> None:
@@ -163,8 +185,11 @@ class Sam2Controller(ObjectActions):
 
         self.session = Session(self._source, tracker, self.sink)
         self._synced = {}
-        self.status.emit(f"{what} ready: click on the image")
+        self.hint.emit(f"{what} ready: click on the image"
+                       + (" (a single image: one frame)" if self._source.n_frames == 1 else ""))
         self.session_ready.emit()
+        if self.worker is None:  # a given tracker: no loading worker to finish first
+            self._restore_pending()
 
     # ------------------------------------------------------------ prompts
     def new_object(self) -> int:
@@ -189,7 +214,8 @@ class Sam2Controller(ObjectActions):
         if self.points_layer is not None:
             self.points_layer.feature_defaults = {"object_id": self.current_object,
                                                   "positive": self.positive}
-        self.status.emit("next points: " + ("positive (object)" if self.positive else "negative"))
+        self.positive_changed.emit(self.positive)
+        self.hint.emit("next points: " + ("positive (object)" if self.positive else "negative (background)"))
         return self.positive
 
     def _synced_ids(self):
@@ -241,8 +267,15 @@ class Sam2Controller(ObjectActions):
             notify(str(result))
             return
         self.sink.apply(result.frame, result.labels)
-        if self._history is None:  # during a propagation the list is refreshed at the end
+        if self._history is None:
             self.objects_changed.emit()
+        else:  # a propagation: progress per frame, the object table at most every TABLE_EVERY s
+            self._runs[-1].add(result)
+            self._done += 1
+            self.progress.emit(self._done, self._total)
+            if time.monotonic() - self._table_time >= TABLE_EVERY:
+                self._table_time = time.monotonic()
+                self.objects_changed.emit()
 
     def _show_warning(self, warning_args) -> None:
         """A core warning from a prompt (a mask that excludes the clicked point) as a napari warning."""
@@ -264,13 +297,21 @@ class Sam2Controller(ObjectActions):
         if not any(o.anchor is not None for o in self.session.objects.values()):
             notify("nothing to propagate: click on an object first")
             return None
+        self.check_undo()
         total = self.session.pending_frames(direction)
+        if total == 0:
+            self.hint.emit(f"nothing to propagate {direction}: every frame is done. Add a correcting "
+                           "click, or undo (Ctrl+Z) a run to compute its frames again")
+            return None
         worker = create_worker(self.session.propagate, direction, _start_thread=False, _ignore_errors=True,
                                _progress={"total": total, "desc": "SAM2 propagation"})
         worker.yielded.connect(self._show_result)
         self._history = ExitStack()
         self._history.enter_context(self.labels_layer.block_history())
+        self._runs.append(PropagationRun.start(self.session))
+        self._done, self._total, self._table_time = 0, total, time.monotonic()
         self._run(worker, f"propagating {direction}")
+        self.progress.emit(0, total)
         return worker
 
     def cancel(self) -> None:
@@ -292,6 +333,8 @@ class Sam2Controller(ObjectActions):
         """The image frame shown by the viewer's sliders."""
         if self.image_layer is None:
             return None
+        if self.axes.axis is None:  # a single image
+            return 0
         position = self.image_layer.world_to_data(self.viewer.dims.point[-self.image_layer.ndim:])
         return int(round(position[self.axes.axis]))
 
@@ -312,17 +355,24 @@ class Sam2Controller(ObjectActions):
     def _on_finished(self) -> None:
         self.worker = None
         if self._history is not None:
+            items = []
+            self.labels_layer.events.paint.connect(items.append)
             self._history.close()  # commits the run as one undo step
+            self.labels_layer.events.paint.disconnect(items.append)
+            self._runs[-1].committed(items[-1].value if items else None)
             self._history = None
+            self.hint.emit(f"propagation: {self._done} frame(s) computed")
         self.busy_changed.emit(False)
         self.objects_changed.emit()
         if self.session is not None:
             self.status.emit("ready")
+        self._restore_pending()  # after Load session: the model is loaded now
         if self._dirty:
             self._dirty = False
             self.sync_prompts()
 
     def _failed(self, message: str) -> None:
+        self._pending_restore = None
         notify(message)
         self.status.emit(message)
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QColor, QImage, QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -15,21 +11,24 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTableWidget,
-    QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from .controller import Sam2Controller
+from .object_table import STRIP_WIDTH, fill_table
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
   click       add a point (points layer in add mode)
   T           toggle positive / negative points
   N           new object
-  Ctrl+Z      undo on the labels layer (a whole propagation is one step)
+  Ctrl+Z      undo on the labels layer (a whole propagation is one step; its
+              frames are computed again by the next Propagate)
 Draw rectangles in the boxes layer for box prompts."""
 
 
@@ -92,14 +91,34 @@ class Sam2Widget(QWidget):
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("create the prompt and label layers and load the model")
         form.addRow("Image", self.image_combo)
-        form.addRow("Stack axis", self.axis_combo)
-        form.addRow("Channels", self.channels_edit)
         form.addRow("Model", model_row)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Speed", self.preset_combo)
-        form.addRow("Precision", self.precision_combo)
-        form.addRow("Feature cache", self.cache_edit)
-        form.addRow("Output", self.output_edit)
+        self.advanced_button = QToolButton()
+        self.advanced_button.setText("Advanced")
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_button.setToolTip("stack axis, channels, device, speed, precision, feature "
+                                        "cache, output on disk")
+        self.advanced = QWidget()
+        advanced = QFormLayout(self.advanced)
+        advanced.setContentsMargins(12, 0, 0, 0)
+        advanced.addRow("Stack axis", self.axis_combo)
+        advanced.addRow("Channels", self.channels_edit)
+        advanced.addRow("Device", self.device_combo)
+        advanced.addRow("Speed", self.preset_combo)
+        advanced.addRow("Precision", self.precision_combo)
+        advanced.addRow("Feature cache", self.cache_edit)
+        advanced.addRow("Output", self.output_edit)
+        self.advanced.setVisible(False)
+        self.save_button = QPushButton("Save session")
+        self.save_button.setToolTip("save prompts, object names, settings and labels to NAME.sam2.json "
+                                    "+ NAME.labels.tif, to continue later")
+        self.load_button = QPushButton("Load session")
+        self.load_button.setToolTip("open a saved NAME.sam2.json: loads the model with its settings "
+                                    "and restores prompts, names and labels (open its image first)")
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_button, 1)
+        start_row.addWidget(self.load_button)
 
         self.new_button = QPushButton("New object (N)")
         self.sign_button = QPushButton("Positive (T)")
@@ -118,13 +137,15 @@ class Sam2Widget(QWidget):
         run_row.addWidget(self.cancel_button)
 
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "over frames"])
+        self.table.setHorizontalHeaderLabels(["id", "name", "frames", "presence", "timeline"])
         self.table.setToolTip("select a row to add prompts to that object; edit a name to rename; "
                               "untick an id to hide its labels")
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)  # the presence strip
+        header.resizeSection(4, STRIP_WIDTH + 6)
         self.delete_button = QPushButton("Delete object")
         self.masks_combo = QComboBox()
         self.masks_button = QPushButton("Labels → mask prompts")
@@ -133,18 +154,35 @@ class Sam2Widget(QWidget):
         masks_row = QHBoxLayout()
         masks_row.addWidget(self.masks_combo, 1)
         masks_row.addWidget(self.masks_button)
-        self.status = QLabel("choose an image and press Start")
-        self.status.setWordWrap(True)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setVisible(False)
+        self.status = QLabel("")  # what is running
+        self.hint = QLabel("choose an image and press Start")  # what to know or do next
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("font-weight: bold")
+
+        self.session_box = QWidget()  # shown once a session has started
+        session = QVBoxLayout(self.session_box)
+        session.setContentsMargins(0, 0, 0, 0)
+        session.addLayout(prompt_row)
+        session.addLayout(masks_row)
+        session.addLayout(run_row)
+        session.addWidget(self.table)
+        object_row = QHBoxLayout()
+        object_row.addWidget(self.delete_button)
+        object_row.addWidget(self.save_button)
+        session.addLayout(object_row)
+        self.session_box.setVisible(False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.start_button)
-        layout.addLayout(prompt_row)
-        layout.addLayout(masks_row)
-        layout.addLayout(run_row)
-        layout.addWidget(self.table)
-        layout.addWidget(self.delete_button)
+        layout.addWidget(self.advanced_button)
+        layout.addWidget(self.advanced)
+        layout.addLayout(start_row)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.progress_bar)
         layout.addWidget(self.status)
+        layout.addWidget(self.session_box)
         layout.addStretch()
 
     def _connect(self) -> None:
@@ -152,6 +190,9 @@ class Sam2Widget(QWidget):
         layers.inserted.connect(self._refresh_images)
         layers.removed.connect(self._refresh_images)
         self.image_combo.currentIndexChanged.connect(self._refresh_axes)
+        self.advanced_button.toggled.connect(self._show_advanced)
+        self.save_button.clicked.connect(lambda: self.save_session())
+        self.load_button.clicked.connect(lambda: self.load_session())
         self.browse_button.clicked.connect(self._browse)
         self.start_button.clicked.connect(self.start)
         self.new_button.clicked.connect(self.controller.new_object)
@@ -164,9 +205,14 @@ class Sam2Widget(QWidget):
         self.table.itemSelectionChanged.connect(self._table_selected)
         c = self.controller
         c.status.connect(lambda text: self.status.setText(text))
+        c.hint.connect(lambda text: self.hint.setText(text))
+        c.positive_changed.connect(
+            lambda positive: self.sign_button.setText("Positive (T)" if positive else "Negative (T)"))
+        c.progress.connect(self._progress)
         c.busy_changed.connect(self._busy)
         c.objects_changed.connect(self._refresh_table)
         c.session_ready.connect(self._bind_keys)
+        c.session_ready.connect(lambda: self.session_box.setVisible(True))
         self.destroyed.connect(lambda *_: c.close())
 
     # --------------------------------------------------------------- actions
@@ -209,12 +255,17 @@ class Sam2Widget(QWidget):
         if layer is None:
             return
         labels = list(layer.axis_labels)
+        try:
+            guessed = guess_axes(layer)
+        except Exception:  # ambiguous: start() explains
+            guessed = None
+        if guessed is not None and guessed.axis is None:
+            self.axis_combo.addItem("none: a single image", None)
+            return
         for i in range(max(layer.ndim - 2, 0)):
             self.axis_combo.addItem(f"{i}: {labels[i]}", i)
-        try:
-            self.axis_combo.setCurrentIndex(guess_axes(layer).axis)
-        except Exception:  # 2D or ambiguous: start() explains
-            pass
+        if guessed is not None:
+            self.axis_combo.setCurrentIndex(guessed.axis)
 
     def selected_image(self):
         """The image layer chosen in the combo box (or None)."""
@@ -247,37 +298,69 @@ class Sam2Widget(QWidget):
 
     def _busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
-        self.propagate_button.setEnabled(not busy)
-        self.start_button.setEnabled(not busy)
+        for button in (self.propagate_button, self.start_button, self.save_button, self.load_button):
+            button.setEnabled(not busy)
+        if not busy:  # shown by progress signals only: loading, propagating, restoring (not clicks)
+            self.progress_bar.setVisible(False)
+
+    def _progress(self, done: int, total: int) -> None:
+        """Frames done of total (total 0: busy, no count)."""
+        if self.progress_bar.maximum() != total:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setFormat("%v / %m frames" if total else "")
+        self.progress_bar.setValue(done)
+        self.progress_bar.setVisible(True)
+
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _bind_keys(self) -> None:
         c = self.controller
         for layer in (c.points_layer, c.shapes_layer, c.labels_layer):
             layer.bind_key("n", lambda _layer: c.new_object(), overwrite=True)
-            layer.bind_key("t", lambda _layer: self._toggle(), overwrite=True)
+            layer.bind_key("t", lambda _layer: c.toggle_positive(), overwrite=True)
+            layer.bind_key("Control-Z", lambda _layer: c.undo(), overwrite=True)
+            layer.bind_key("Control-Shift-Z", lambda _layer: c.redo(), overwrite=True)
 
-    def _toggle(self) -> None:
-        positive = self.controller.toggle_positive()
-        self.sign_button.setText("Positive (T)" if positive else "Negative (T)")
+    def save_session(self, path=None):
+        """Save the session (a file dialog unless ``path`` is given); returns the file or None."""
+        if path is None:
+            image = self.controller.image_layer
+            suggested = f"{image.name if image is not None else 'session'}.sam2.json"
+            path, _ = QFileDialog.getSaveFileName(self, "Save the SAM2 session", suggested,
+                                                  "SAM2 sessions (*.sam2.json)")
+            if not path:
+                return None
+            path = path if path.endswith(".json") else path + ".sam2.json"
+        return self.controller.save_session(path)
+
+    def load_session(self, path=None, tracker=None):
+        """Load a saved session (a file dialog unless ``path`` is given); returns the load worker."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Load a SAM2 session", "",
+                                                  "SAM2 sessions (*.sam2.json)")
+            if not path:
+                return None
+        worker = self.controller.load_session(path, tracker=tracker)
+        self._show_settings(self.controller.settings)
+        return worker
+
+    def _show_settings(self, settings: dict) -> None:
+        """Put the settings a session runs with into the widget's fields."""
+        if self.controller.image_layer is not None:
+            self.image_combo.setCurrentText(self.controller.image_layer.name)
+        for combo, key in ((self.model_combo, "model"), (self.device_combo, "device"),
+                           (self.preset_combo, "preset"), (self.precision_combo, "precision")):
+            if settings.get(key):
+                combo.setCurrentText(str(settings[key]))
+        channels = settings.get("channels")
+        self.channels_edit.setText(",".join(map(str, channels)) if channels else "")
+        self.cache_edit.setText(settings.get("feature_cache") or "")
 
     # ----------------------------------------------------------- object list
     def _refresh_table(self) -> None:
-        rows = self.controller.object_rows()
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(rows))
-        for n, row in enumerate(rows):
-            id_item = QTableWidgetItem(str(row["id"]))
-            id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
-            id_item.setBackground(QColor.fromRgbF(*[float(v) for v in row["color"][:3]]))
-            presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
-            span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
-            for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
-                                        QTableWidgetItem(presence))):
-                self.table.setItem(n, col, item)
-            self.table.setCellWidget(n, 4, _strip_label(self.controller.presence_strip(row["id"]),
-                                                        row["color"]))
-        self.table.blockSignals(False)
+        fill_table(self.table, self.controller.object_rows(), self.controller.presence_strip)
 
     def _selected_id(self) -> int | None:
         items = self.table.selectedItems()
@@ -300,20 +383,3 @@ class Sam2Widget(QWidget):
         if obj_id is not None:
             self.controller.delete_object(obj_id)
 
-
-def _strip_label(presence: np.ndarray, color) -> QLabel:
-    """A small picture of an object's presence over frames: its colour where present,
-    dark where absent, light grey where not computed yet."""
-    rgb = np.empty((len(presence), 3), np.uint8)
-    rgb[:] = (220, 220, 220)
-    done = ~np.isnan(presence)
-    present = done & (np.nan_to_num(presence) > 0.5)
-    rgb[done & ~present] = (40, 40, 40)
-    rgb[present] = (np.asarray(color[:3]) * 255).astype(np.uint8)
-    strip = np.ascontiguousarray(np.repeat(rgb[None], 10, axis=0))
-    image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
-                   QImage.Format.Format_RGB888).copy()
-    label = QLabel()
-    label.setPixmap(QPixmap.fromImage(image).scaled(120, 10))
-    label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
-    return label

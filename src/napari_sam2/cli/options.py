@@ -56,11 +56,17 @@ def add_direction_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--direction", default="both", choices=DIRECTIONS)
 
 
-def stack_axes(args, axes: str | None, ndim: int) -> tuple[int, int | None]:
-    """The propagation and channel axes from ``--axis``/``--channel-axis`` or the file's axis names."""
+def stack_axes(args, axes: str | None, ndim: int, shape=None) -> tuple[int, int | None]:
+    """The propagation and channel axes from ``--axis``/``--channel-axis`` or the file's axis names.
+
+    Without axis names, 3D data whose last axis has 3 or 4 entries (``shape``) is
+    taken as one RGB(A) image.
+    """
     from ..core.io import default_axes, parse_axis
 
     axis, channel_axis = default_axes(axes, ndim)
+    if not axes and shape is not None and len(shape) == 3 and shape[-1] in (3, 4):
+        channel_axis = 2
     if args.axis is not None:
         axis = parse_axis(args.axis, axes, "--axis")
     if args.channel_axis is not None:

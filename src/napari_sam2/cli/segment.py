@@ -11,6 +11,10 @@ EXAMPLE = """\
 example:
   napari-sam2 segment stack.tif --prompts prompts.json --out labels.zarr --axis t
 
+A single 2D image (grey, multichannel or RGB) is a stack of one frame: prompts
+on frame 0; the labels are a stack of one frame, shape (1, rows, cols) (a TIFF
+of one page: Fiji and napari show it as one 2D label image).
+
 prompts.json (points [row, col], labels 1 positive / 0 negative,
 box [row_min, col_min, row_max, col_max], mask = a 2D TIFF/.npy file):
   {"objects": [{"id": 1, "name": "cell A", "prompts": [
@@ -82,9 +86,13 @@ def run(args) -> int:
     if args.checkpoint_every < 1:
         raise InputError(f"--checkpoint-every must be at least 1 (got {args.checkpoint_every})")
     data, axes = open_image(args.image)
-    axis, channel_axis = stack_axes(args, axes, data.ndim)
+    axis, channel_axis = stack_axes(args, axes, data.ndim, data.shape)
+    channels = parse_channels(args.channels)
+    rgb = data.ndim == 3 and channel_axis is not None and data.shape[channel_axis] in (3, 4)
+    if channels is None and rgb:
+        channels = (0, 1, 2)  # one RGB(A) image: its colours, not its red channel alone
     summary = segment_file(data, args.prompts, args.out, axis=axis, channel_axis=channel_axis,
-                           channels=parse_channels(args.channels), model=args.model,
+                           channels=channels, model=args.model,
                            device=args.device, direction=args.direction, overwrite=args.overwrite,
                            preset=args.preset, feature_cache=args.feature_cache,
                            compile=args.compile, precision=args.precision, resume=args.resume,

@@ -85,11 +85,14 @@ class FrameSource:
     data : array-like
         numpy, dask or zarr array (anything with ``shape``, ``ndim`` and
         numpy-style indexing). 3D ``(plane, row, col)`` or 4D with a channel
-        axis.
-    axis : int
-        The propagation axis (time for a time-lapse, z for a z-stack).
+        axis; a single 2D image ``(row, col)``, or 3D with a channel axis, is
+        a stack of one frame.
+    axis : int or None
+        The propagation axis (time for a time-lapse, z for a z-stack). None,
+        or any value for data with one dimension fewer than a stack, means a
+        single image: one frame, ``axis`` is None.
     channel_axis : int, optional
-        The channel axis of 4D data.
+        The channel axis of multichannel (4D, or 3D single-image) data.
     channels : sequence of int, optional
         Channels to use: one (shown as grey) or up to three (as RGB).
         Default: channel 0.
@@ -118,14 +121,16 @@ class FrameSource:
         if ndim is None or not hasattr(data, "shape"):
             raise InputError(f"expected an array (numpy, dask or zarr), got {type(data).__name__}")
         expected = 3 if channel_axis is None else 4
+        if axis is None or ndim == expected - 1:  # a single image: a stack of one frame
+            axis, expected = None, expected - 1
         if ndim != expected:
             what = f"image has {ndim} dimensions {tuple(data.shape)}; expected {expected}"
             if ndim == 4 and channel_axis is None:
                 raise InputError(f"{what}: for multichannel data name the channel axis",
                                  fix=("channel_axis", None))
-            raise InputError(f"{what}: give a stack of 2D frames: (plane, row, col), plus a channel "
-                             "axis if any")
-        self.axis = _check_axis(axis, ndim, "axis")
+            raise InputError(f"{what}: give a stack of 2D frames: (plane, row, col), or one 2D "
+                             "image (row, col), plus a channel axis if any")
+        self.axis = None if axis is None else _check_axis(axis, ndim, "axis")
         self.channel_axis = None if channel_axis is None else _check_axis(
             channel_axis, ndim, "channel axis"
         )
@@ -148,7 +153,7 @@ class FrameSource:
         self._order = [self.axis, *spatial] + (
             [self.channel_axis] if self.channel_axis is not None else []
         )
-        self.n_frames = int(data.shape[self.axis])
+        self.n_frames = 1 if self.axis is None else int(data.shape[self.axis])
         self.frame_shape = (int(data.shape[spatial[0]]), int(data.shape[spatial[1]]))
         if self.n_frames < 1 or min(self.frame_shape) < 2:
             raise InputError(f"image shape {tuple(data.shape)} has no usable frames")
@@ -160,7 +165,8 @@ class FrameSource:
         """Read frame ``index`` as ``(row, col, channel)`` of the chosen channels."""
         check_frame(index, self.n_frames)
         key: list[Any] = [slice(None)] * self.data.ndim
-        key[self.axis] = index
+        if self.axis is not None:
+            key[self.axis] = index
         self.reads += 1
         block = np.asarray(self.data[tuple(key)])
         kept = [d for d in range(self.data.ndim) if d != self.axis]

@@ -94,12 +94,14 @@ def _clean_axes(axes: str | None, ndim: int) -> str | None:
 def default_axes(axes: str | None, ndim: int) -> tuple[int, int | None]:
     """Pick the propagation and channel axes from axis letters.
 
-    Time (``T``) wins over ``Z``; ``C`` is the channel axis of 4D data. With no
+    Time (``T``) wins over ``Z``; ``C`` is the channel axis of 4D data, and of
+    3D data without ``T`` or ``Z`` (one multichannel or RGB image). With no
     letters, axis 0 is propagated and 4D data needs an explicit channel axis.
     """
     if not axes:
         return 0, None
-    channel = axes.index("C") if "C" in axes and ndim == 4 else None
+    single = ndim == 3 and "T" not in axes and "Z" not in axes
+    channel = axes.index("C") if "C" in axes and (ndim == 4 or single) else None
     for letter in ("T", "Z"):
         if letter in axes:
             return axes.index(letter), channel

@@ -66,8 +66,9 @@ def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] 
     ----------
     path : str or Path
         ``.json`` or ``.csv``.
-    axis : int
-        For CSV: the image axis that is the frame index.
+    axis : int or None
+        For CSV: the image axis that is the frame index (None: a single
+        image, no frame column, every point on frame 0).
     spatial_axes : (int, int)
         For CSV: the image axes that are row and col.
     ndim : int, optional
@@ -87,7 +88,7 @@ def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] 
         return _read_json(path)
     if path.suffix.lower() == ".csv":
         if ndim is None:
-            ndim = max(axis, *spatial_axes) + 1
+            ndim = max(d for d in (axis, *spatial_axes) if d is not None) + 1
         return _read_csv(path, _csv_columns_for(axis, spatial_axes, ndim, channel_axis))
     raise InputError(f"prompts file {path} must be .json or .csv")
 
@@ -195,7 +196,7 @@ def _read_mask(path: Path, where: str) -> np.ndarray:
 def _csv_columns_for(axis: int, spatial_axes: tuple[int, int], ndim: int,
                      channel_axis: int | None) -> dict[int, tuple[int, ...]]:
     """Number of ``axis-N`` columns -> the columns of (frame, row, col) for that layout."""
-    image_axes = (axis, *spatial_axes)
+    image_axes = tuple(d for d in (axis, *spatial_axes) if d is not None)
     layouts = {ndim: image_axes}
     if channel_axis is not None:  # napari splits the channels into layers of ndim - 1 axes
         layouts[ndim - 1] = tuple(d - (d > channel_axis) for d in image_axes)
@@ -231,7 +232,8 @@ def _read_csv(path: Path, layouts: dict[int, tuple[int, ...]]) -> list[ObjectPro
     points: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path} line {n}"
-        frame, r, c = (_number(row.get(col), f"{where}: {col}") for col in columns)
+        values = [_number(row.get(col), f"{where}: {col}") for col in columns]
+        frame, r, c = values if len(values) == 3 else (0.0, *values)  # a single image: frame 0
         if abs(frame - round(frame)) > FRAME_TOLERANCE:
             raise InputError(f"{where}: frame {row[columns[0]]} (column {columns[0]}) is not a "
                              "whole frame number; points must lie on a frame")

@@ -140,6 +140,10 @@ class _Job:
 
     def out_axes(self) -> tuple[str | None, list | None]:
         letters = self.axes if self.axes and len(self.axes) == self.source.data.ndim else None
+        if self.source.axis is None:  # a single image: its labels get a frame axis of one
+            names = "T" + "".join(letters[d] for d in self.spatial) if letters else None
+            scale = [1.0, *(self.scale[d] for d in self.spatial)] if self.scale is not None else None
+            return names, scale
         dims = (self.source.axis, *self.spatial)
         names = "".join(letters[d] for d in dims) if letters else None
         scale = [self.scale[d] for d in dims] if self.scale is not None else None

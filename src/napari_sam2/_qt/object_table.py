@@ -1,0 +1,55 @@
+"""The object table of the SAM2 widget: one row per object, with its colour and presence strip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QImage, QPixmap
+from qtpy.QtWidgets import QLabel, QTableWidgetItem
+
+__all__ = ["fill_table", "STRIP_WIDTH"]
+
+#: width of an object's presence strip in the table, in pixels
+STRIP_WIDTH = 64
+
+
+def fill_table(table, rows: list[dict], presence_strip) -> None:
+    """Show ``rows`` (:func:`.._napari.objects.object_rows`) in ``table`` (id, name, frames, presence,
+    strip); ``presence_strip(obj_id)`` gives an object's presence per frame."""
+    table.blockSignals(True)
+    table.setRowCount(len(rows))
+    for n, row in enumerate(rows):
+        id_item = QTableWidgetItem(str(row["id"]))
+        id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
+        rgb = [float(v) for v in row["color"][:3]]
+        id_item.setBackground(QColor.fromRgbF(*rgb))
+        light = 0.3 * rgb[0] + 0.6 * rgb[1] + 0.1 * rgb[2] > 0.5
+        id_item.setForeground(QColor("black" if light else "white"))
+        presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
+        span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
+        for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
+                                    QTableWidgetItem(presence))):
+            table.setItem(n, col, item)
+        table.setCellWidget(n, 4, _strip_label(presence_strip(row["id"]), row["color"]))
+    table.blockSignals(False)
+
+
+def _strip_label(presence: np.ndarray, color) -> QLabel:
+    """A small picture of an object's presence over frames: its colour where present,
+    dark where absent, light grey where not computed yet."""
+    rgb = np.empty((len(presence), 3), np.uint8)
+    rgb[:] = (220, 220, 220)
+    done = ~np.isnan(presence)
+    present = done & (np.nan_to_num(presence) > 0.5)
+    rgb[done & ~present] = (40, 40, 40)
+    rgb[present] = (np.asarray(color[:3]) * 255).astype(np.uint8)
+    strip = np.ascontiguousarray(np.repeat(rgb[None], 10, axis=0))
+    image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
+                   QImage.Format.Format_RGB888).copy()
+    label = QLabel()
+    label.setPixmap(QPixmap.fromImage(image).scaled(STRIP_WIDTH, 10))
+    label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
+    return label
