@@ -383,3 +383,12 @@ def test_the_label_colormap_gives_neighbouring_ids_distinct_colours_unlike_napar
     default = Labels(np.zeros((4, 4), np.uint16))  # why: napari's 3, 4, 5 are three purples
     purples = np.array([default.get_color(i)[:3] for i in (3, 4, 5)])
     assert np.linalg.norm(np.diff(purples, axis=0), axis=1).min() < neighbours.min()
+
+
+def test_a_box_drawn_wholly_outside_the_frame_is_named_as_such():
+    image = Image(np.zeros((4, 40, 50), np.uint16))
+    shapes = Shapes([np.array([[1, 45, 10], [1, 45, 20], [1, 60, 20], [1, 60, 10]])],
+                    shape_type="rectangle", features={"object_id": [2]})
+    axes = guess_axes(image)
+    with pytest.raises(InputError, match="the box of object 2 on frame 1 lies outside the 40 x 50 frame"):
+        prompts_from_layers(None, shapes, image, axes, (40, 50))

@@ -178,6 +178,9 @@ def prompts_from_layers(points_layer, shapes_layer, image_layer, axes: StackAxes
     rows, cols = frame_shape
     for key, (r0, c0, r1, c1) in boxes.items():
         box = (max(r0, 0.0), max(c0, 0.0), min(r1, rows - 1.0), min(c1, cols - 1.0))
+        if box[0] > box[2] or box[1] > box[3]:
+            raise InputError(f"the box of object {key[0]} on frame {key[1]} lies outside the "
+                             f"{rows} x {cols} frame; draw it over the object")
         prompts[key] = prompts.get(key, FramePrompt()).with_box(box)
     return prompts
 
