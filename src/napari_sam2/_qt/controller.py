@@ -29,6 +29,7 @@ from ..core.errors import InputError
 from ..core.frames import FrameSource
 from ..core.models import AUTO, DEFAULT_PRESET
 from .object_actions import ObjectActions, notify
+from .repaints import pause_busy_animations, resume_busy_animations
 
 __all__ = ["Sam2Controller"]
 
@@ -57,6 +58,7 @@ class Sam2Controller(ObjectActions):
         self._synced: dict = {}
         self._dirty = False
         self._history: ExitStack | None = None
+        self._paused: list = []  # animations paused while a worker runs (see repaints.py)
         self.hidden: set[int] = set()  # objects whose labels are not shown
         self._colormap = None  # the labels layer's own colormap, while some objects are hidden
         viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -107,7 +109,6 @@ class Sam2Controller(ObjectActions):
         from napari.qt.threading import create_worker
 
         from ..core.feature_cache import FeatureCache
-        from ..core.models import load_model
 
         if image_layer is None:
             notify("open or choose an image layer first (File > Open, or File > Open Sample)")
@@ -135,9 +136,10 @@ class Sam2Controller(ObjectActions):
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
             return None
-        worker = create_worker(load_model, model, device, preset=preset, precision=precision,
-                               _start_thread=False,
-                               _ignore_errors=True, _progress={"desc": f"Loading {model}"})
+        # a one-step bar: napari animates an indeterminate one, repainting the window all along
+        worker = create_worker(_load_in_one_step, model, device, preset=preset, precision=precision,
+                               _start_thread=False, _ignore_errors=True,
+                               _progress={"total": 1, "desc": f"Loading {model}"})
         worker.returned.connect(partial(self._on_model_loaded, features=features))
         self._run(worker, "loading the model")
         return worker
@@ -238,7 +240,7 @@ class Sam2Controller(ObjectActions):
         if isinstance(result, Exception):
             notify(str(result))
             return
-        self.sink.apply(result.frame, result.labels)
+        self.sink.apply(result.frame, result.labels, refresh=self._on_screen(result.frame))
         if self._history is None:  # during a propagation the list is refreshed at the end
             self.objects_changed.emit()
 
@@ -287,6 +289,11 @@ class Sam2Controller(ObjectActions):
         position = self.image_layer.world_to_data(self.viewer.dims.point[-self.image_layer.ndim:])
         return int(round(position[self.axes.axis]))
 
+    def _on_screen(self, frame: int) -> bool:
+        """Whether ``frame`` is in the viewer's current view (else writing it needs no redraw)."""
+        axis = self.axes.axis + self.viewer.dims.ndim - self.image_layer.ndim
+        return axis in self.viewer.dims.displayed or frame == self.current_frame()
+
     def _on_step(self, event=None) -> None:
         frame = self.current_frame()
         if frame is not None and 0 <= frame < self._source.n_frames:
@@ -296,13 +303,20 @@ class Sam2Controller(ObjectActions):
     def _run(self, worker, what: str) -> None:
         self.worker = worker
         worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
+        # after napari's own handlers, which start the status bar's "in progress" GIF
+        worker.started.connect(self._pause_animations)
         worker.finished.connect(self._on_finished)
         self.status.emit(what + "…")
         self.busy_changed.emit(True)
         worker.start()
 
+    def _pause_animations(self) -> None:
+        self._paused += pause_busy_animations()
+
     def _on_finished(self) -> None:
         self.worker = None
+        resume_busy_animations(self._paused)
+        self._paused = []
         if self._history is not None:
             self._history.close()  # commits the run as one undo step
             self._history = None
@@ -327,3 +341,12 @@ class Sam2Controller(ObjectActions):
                     "kept in the labels layer); press Start to begin again", error=False)
             self.session = None
             self.status.emit("stopped: layer removed")
+
+
+def _load_in_one_step(model, device, **kwargs):
+    """``load_model`` as a one-step generator (a determinate progress bar); returns the model."""
+    from ..core.models import load_model
+
+    loaded = load_model(model, device, **kwargs)
+    yield 1
+    return loaded
