@@ -126,22 +126,25 @@ class Sam2Controller(ObjectActions):
             return None
         self.cancel()
         self.image_layer, self.axes, self.session = image_layer, axes, None
+        self._source = source
+        worker = None
+        if tracker is None:  # load while the layers are built: on a CPU both take seconds
+            # a one-step bar: napari animates an indeterminate one, repainting the window all along
+            worker = create_worker(_load_in_one_step, model, device, preset=preset,
+                                   precision=precision, _start_thread=False, _ignore_errors=True,
+                                   _progress={"total": 1, "desc": f"Loading {model}"})
+            worker.returned.connect(partial(self._on_model_loaded, features=features))
+            self._run(worker, "loading the model")
         try:
             self._make_layers(source, output)
         except InputError as err:
+            if worker is not None:
+                worker.quit()  # the loaded model is dropped: no `returned` after quit
             notify(err)
             return None
         self.sink = LayerSink(self.labels_layer, axes, source.n_frames, source.frame_shape)
-        self._source = source
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
-            return None
-        # a one-step bar: napari animates an indeterminate one, repainting the window all along
-        worker = create_worker(_load_in_one_step, model, device, preset=preset, precision=precision,
-                               _start_thread=False, _ignore_errors=True,
-                               _progress={"total": 1, "desc": f"Loading {model}"})
-        worker.returned.connect(partial(self._on_model_loaded, features=features))
-        self._run(worker, "loading the model")
         return worker
 
     def _make_layers(self, source: FrameSource, output=None) -> None:
