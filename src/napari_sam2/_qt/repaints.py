@@ -24,7 +24,7 @@ def _running_movies():
         return []
     movies = []
     for window in app.topLevelWidgets():
-        if not isinstance(window, QMainWindow) or not window.isVisible():
+        if not isinstance(window, QMainWindow):
             continue
         for label in window.findChildren(QLabel):
             movie = label.movie()
@@ -34,7 +34,7 @@ def _running_movies():
 
 
 def pause_busy_animations() -> list:
-    """Pause the animations (napari's "in progress" GIF) running in visible main windows.
+    """Pause the animations (napari's "in progress" GIF) running in main windows.
 
     Returns
     -------
