@@ -7,12 +7,7 @@ pays for importing torch and transformers, as a user's first Start does):
   load_model(model)`` (timed from before the import: the *cold* load), a
   second ``load_model`` (the *warm* load), then a
   :class:`~napari_sam2.core.session.Session` on the stack, one ``add_points``
-  on frame 0 and ``Session.propagate("forward")`` through all frames (timed),
-  run in a ``threading.Thread`` as the widget runs it in its worker thread:
-  on a machine whose cores are oversubscribed, torch's two-thread ops issued
-  from the main thread were measured 25-70x slower than the same ops from
-  another thread (``demo`` clicks: 0.9-2.7 s against 38 ms, load average
-  7-11 on 2 cores), which would flatter the widget.
+  on frame 0 and ``Session.propagate("forward")`` through all frames (timed).
 * **widget** child: a real napari viewer (under Xvfb when there is no display:
   the script re-runs itself with ``xvfb-run``), the image layer and the docked
   widget; then the controller's ``start(image, model=...)`` (what **Start**
@@ -26,12 +21,14 @@ pays for importing torch and transformers, as a user's first Start does):
 The stack is a synthetic time-lapse (``--frames`` frames of 256 x 256 px);
 the point is inside its largest cell on frame 0.
 
-Figures (medians over ``--repeats``): load s (cold and warm) and propagation s
-in both, their ratios widget / API, and the largest event-loop gap in ms,
-against the goals (load <= 1.2x, propagation <= 1.1x, gap < 100 ms). A
-Start also builds the session's three napari layers (on the GUI thread, while
-the model loads); the warm ratio shows that fixed cost against a model that
-is already in the file cache. A JSON line follows.
+The API and widget children alternate, so that both see the same machine load
+on average; on a shared machine use more repeats. Figures (medians over
+``--repeats``): load s (cold and warm) and propagation s in both, their ratios
+widget / API, and the largest event-loop gap in ms, against the goals (load <=
+1.2x, propagation <= 1.1x, gap < 100 ms). A Start also builds the session's
+three napari layers (on the GUI thread, while the model loads); the warm ratio
+shows that fixed cost against a model that is already in the file cache. A
+JSON line follows.
 
 Command used for ``docs/benchmarks.md``::
 
@@ -48,7 +45,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 GOALS = {"load": 1.2, "propagation": 1.1, "gap_ms": 100.0}
@@ -108,17 +104,10 @@ def api_child(model: str, image, point) -> dict:
     warm_s = time.perf_counter() - start
     session = Session.from_array(image, model=loaded)
     session.add_points(1, 0, [point])
-    result = {}
-
-    def propagate():  # in a thread, as the widget's worker: see the module docstring
-        start = time.perf_counter()
-        result["frames"] = sum(1 for _ in session.propagate("forward"))
-        result["propagate_s"] = time.perf_counter() - start
-
-    thread = threading.Thread(target=propagate)
-    thread.start()
-    thread.join()
-    return {"load_cold_s": cold_s, "load_warm_s": warm_s, **result}
+    start = time.perf_counter()
+    n = sum(1 for _ in session.propagate("forward"))
+    return {"load_cold_s": cold_s, "load_warm_s": warm_s,
+            "propagate_s": time.perf_counter() - start, "frames": n}
 
 
 def wait_until(app, condition, timeout: float = 600.0) -> None:
