@@ -224,8 +224,12 @@ class LayerSink:
         with self._lock:
             self._pending[frame] = labels
 
-    def apply(self, frame: int, labels: np.ndarray) -> None:
-        """Write a frame into the layer, recording undo history (GUI thread only)."""
+    def apply(self, frame: int, labels: np.ndarray, refresh: bool = True) -> None:
+        """Write a frame into the layer, recording undo history (GUI thread only).
+
+        ``refresh=False`` skips redrawing the canvas and the layer thumbnail (for a frame
+        not on screen: napari shows it from the data when the slider gets there).
+        """
         index = self.index(frame)
         current = np.asarray(self.layer.data[index])
         rows, cols = np.nonzero(current != labels)
@@ -238,7 +242,7 @@ class LayerSink:
                     full.append(cols)
                 else:
                     full.append(np.full(len(rows), index[dim]))
-            self.layer.data_setitem(tuple(full), labels[rows, cols])
+            self.layer.data_setitem(tuple(full), labels[rows, cols], refresh=refresh)
         with self._lock:
             if self._pending.get(frame) is labels:
                 del self._pending[frame]

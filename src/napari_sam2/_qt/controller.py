@@ -32,6 +32,7 @@ from ..core.frames import FrameSource
 from ..core.models import AUTO, DEFAULT_PRESET
 from ..core.prompts import PromptWarning
 from .object_actions import ObjectActions, notify
+from .repaints import pause_busy_animations, resume_busy_animations
 from .session_actions import SessionActions
 
 __all__ = ["Sam2Controller"]
@@ -68,6 +69,7 @@ class Sam2Controller(ObjectActions, SessionActions):
         self._synced: dict = {}
         self._dirty = False
         self._history: ExitStack | None = None
+        self._paused: list = []  # animations paused while a worker runs (see repaints.py)
         self.hidden: set[int] = set()  # objects whose labels are not shown
         self._colormap = None  # the labels layer's own colormap, while some objects are hidden
         self.settings: dict = {}  # what start() was given (saved with a session)
@@ -122,7 +124,6 @@ class Sam2Controller(ObjectActions, SessionActions):
         from napari.qt.threading import create_worker
 
         from ..core.feature_cache import FeatureCache
-        from ..core.models import load_model
 
         if image_layer is None:
             notify("open or choose an image layer first (File > Open, or File > Open Sample)")
@@ -147,22 +148,26 @@ class Sam2Controller(ObjectActions, SessionActions):
                              precision=precision, feature_cache=None if feature_cache is None
                              else str(feature_cache), output=None if output is None else str(output))
         self._runs = []
+        self._source = source
+        worker = None
+        if tracker is None:  # load while the layers are built: on a CPU both take seconds
+            # a one-step bar: napari animates an indeterminate one, repainting the window all along
+            worker = create_worker(_load_in_one_step, model, device, preset=preset,
+                                   precision=precision, _start_thread=False, _ignore_errors=True,
+                                   _progress={"total": 1, "desc": f"Loading {model}"})
+            worker.returned.connect(partial(self._on_model_loaded, features=features))
+            self._run(worker, "loading the model")
+            self.progress.emit(0, 0)
         try:
             self._make_layers(source, output)
         except InputError as err:
+            if worker is not None:
+                worker.quit()  # the loaded model is dropped: no `returned` after quit
             notify(err)
             return None
         self.sink = LayerSink(self.labels_layer, axes, source.n_frames, source.frame_shape)
-        self._source = source
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
-            return None
-        worker = create_worker(load_model, model, device, preset=preset, precision=precision,
-                               _start_thread=False,
-                               _ignore_errors=True, _progress={"desc": f"Loading {model}"})
-        worker.returned.connect(partial(self._on_model_loaded, features=features))
-        self._run(worker, "loading the model")
-        self.progress.emit(0, 0)
         return worker
 
     def _make_layers(self, source: FrameSource, output=None) -> None:
@@ -266,7 +271,7 @@ class Sam2Controller(ObjectActions, SessionActions):
         if isinstance(result, Exception):
             notify(str(result))
             return
-        self.sink.apply(result.frame, result.labels)
+        self.sink.apply(result.frame, result.labels, refresh=self._on_screen(result.frame))
         if self._history is None:
             self.objects_changed.emit()
         else:  # a propagation: progress per frame, the object table at most every TABLE_EVERY s
@@ -338,6 +343,11 @@ class Sam2Controller(ObjectActions, SessionActions):
         position = self.image_layer.world_to_data(self.viewer.dims.point[-self.image_layer.ndim:])
         return int(round(position[self.axes.axis]))
 
+    def _on_screen(self, frame: int) -> bool:
+        """Whether ``frame`` is in the viewer's current view (else writing it needs no redraw)."""
+        axis = self.axes.axis + self.viewer.dims.ndim - self.image_layer.ndim
+        return axis in self.viewer.dims.displayed or frame == self.current_frame()
+
     def _on_step(self, event=None) -> None:
         frame = self.current_frame()
         if frame is not None and 0 <= frame < self._source.n_frames:
@@ -347,13 +357,20 @@ class Sam2Controller(ObjectActions, SessionActions):
     def _run(self, worker, what: str) -> None:
         self.worker = worker
         worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
+        # after napari's own handlers, which start the status bar's "in progress" GIF
+        worker.started.connect(self._pause_animations)
         worker.finished.connect(self._on_finished)
         self.status.emit(what + "…")
         self.busy_changed.emit(True)
         worker.start()
 
+    def _pause_animations(self) -> None:
+        self._paused += pause_busy_animations()
+
     def _on_finished(self) -> None:
         self.worker = None
+        resume_busy_animations(self._paused)
+        self._paused = []
         if self._history is not None:
             items = []
             self.labels_layer.events.paint.connect(items.append)
@@ -385,3 +402,12 @@ class Sam2Controller(ObjectActions, SessionActions):
                     "kept in the labels layer); press Start to begin again", error=False)
             self.session = None
             self.status.emit("stopped: layer removed")
+
+
+def _load_in_one_step(model, device, **kwargs):
+    """``load_model`` as a one-step generator (a determinate progress bar); returns the model."""
+    from ..core.models import load_model
+
+    loaded = load_model(model, device, **kwargs)
+    yield 1
+    return loaded

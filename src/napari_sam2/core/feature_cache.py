@@ -143,6 +143,22 @@ class TransformersFeatureCache:
         self.store, self.frames, self.model_id, self.device = store, frames, model_id, device
         self._pos_embeds = None
         self._last_key: tuple[int, object, str] | None = None  # the model asks 2-3 times per frame
+        self._pinned: dict[int, dict] = {}
+
+    def pin(self, frame_idx: int) -> None:
+        """Hold a cached frame's features until :meth:`unpin`, found without reading the frame again.
+
+        For work deferred on a frame (its memory encoding after a prompt): the
+        lookup key is a hash of the frame, and reading a frame of a lazy stack
+        again costs I/O.
+        """
+        features = self.get_vision_features(frame_idx)
+        if features is not None:
+            self._pinned[frame_idx] = features
+
+    def unpin(self, frame_idx: int) -> None:
+        """Release what :meth:`pin` held."""
+        self._pinned.pop(frame_idx, None)
 
     def _key(self, frame_idx: int) -> str:
         tensor = self.frames[frame_idx]
@@ -155,6 +171,10 @@ class TransformersFeatureCache:
 
     def get_vision_features(self, frame_idx: int) -> dict | None:
         """Features of a frame (on the model's device), or None when not cached."""
+        if frame_idx in self._pinned:
+            pinned = self._pinned[frame_idx]
+            return {"vision_feats": list(pinned["vision_feats"]),
+                    "vision_pos_embeds": pinned["vision_pos_embeds"]}
         if self._pos_embeds is None:
             return None
         features = self.store.get(self._key(frame_idx))
@@ -176,3 +196,4 @@ class TransformersFeatureCache:
     def clear_all(self) -> None:
         """Forget the shared positional encodings (the store keeps its features)."""
         self._pos_embeds = None
+        self._pinned = {}

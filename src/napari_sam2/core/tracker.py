@@ -154,12 +154,16 @@ class TransformersTracker:
         self._memory_per_object = hf.encodes_memory_per_object(self.model)
         self._session = None
         self._frames_run = 0
+        # memories of prompted frames, encoded when a step first needs memory (see flush_memories)
+        self._deferred: dict[tuple[int, int], tuple] = {}
+        self._groups = 0
         self._lock = threading.Lock()  # one model call at a time (GUI prefetch vs. prompts)
 
     def attach(self, source: FrameSource) -> None:
         """Bind a frame source; starts a fresh inference state."""
         geometry = FrameGeometry(source.frame_shape, self.image_size)
         self._session = hf.new_inference_session(self.model, source.frame_shape, self.device)
+        self._deferred = {}
         frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
         model_id = f"{type(self.model).__name__}:{self._fingerprint()}:{self.image_size}"
@@ -188,6 +192,8 @@ class TransformersTracker:
 
         sess, model = self._session, self.model
         with self._lock, torch.inference_mode(), self._autocast():
+            if any(step.prompt is None or step.use_memory for step in steps):
+                self._encode_deferred()
             outs, encode = [], []
             for step in steps:
                 idx = hf.object_index(sess, step.obj_id)
@@ -195,7 +201,10 @@ class TransformersTracker:
                 outs.append(out)
                 encode.append((idx, out, step.prompt is not None))
             if not self._memory_per_object:
-                hf.encode_memories(model, sess, frame, encode)
+                if all(step.prompt is not None for step in steps):
+                    self._defer(frame, encode)  # the mask first; its memory when one is needed
+                else:
+                    hf.encode_memories(model, sess, frame, encode)
             for idx, _, _ in encode:
                 self._prune(idx, frame, reverse)
             self._frames_run += 1
@@ -206,6 +215,50 @@ class TransformersTracker:
                 [o["object_score_logits"].reshape(-1) for o in outs]
             ).float().cpu().numpy()
         return TrackOutput(logits, presence)
+
+    def _defer(self, frame: int, entries) -> None:
+        """Keep what the memory encoder needs of prompted outputs, to run it later.
+
+        A prompt's mask is wanted at once; its memory (the memory encoder: about
+        as much work as the mask decoder) only when a later step reads memory.
+        """
+        self._groups += 1
+        for idx, out, prompted in entries:
+            self._deferred.pop((frame, idx), None)
+            self._deferred[frame, idx] = (self._groups, out["high_res_masks"],
+                                          out["object_score_logits"], prompted)
+        self._session.cache.pin(frame)
+
+    def _keep_deferred(self, keep) -> None:
+        """Keep the deferred memories whose ``(frame, idx)`` passes ``keep``; unpin other frames."""
+        frames = {frame for frame, _ in self._deferred}
+        self._deferred = {key: v for key, v in self._deferred.items() if keep(key)}
+        for frame in frames - {frame for frame, _ in self._deferred}:
+            self._session.cache.unpin(frame)
+
+    def _encode_deferred(self) -> None:
+        """Encode deferred memories, batched as their steps were (same results as at once)."""
+        groups: dict[tuple[int, int], list] = {}
+        for (frame, idx), (group, masks, scores, prompted) in self._deferred.items():
+            groups.setdefault((group, frame), []).append((idx, masks, scores, prompted))
+        for (_, frame), entries in sorted(groups.items()):
+            stored = [(idx, {"high_res_masks": masks, "object_score_logits": scores}, prompted)
+                      for idx, masks, scores, prompted in entries
+                      if frame in hf.object_outputs(self._session, idx)["cond_frame_outputs"]]
+            if stored:
+                hf.encode_memories(self.model, self._session, frame, stored)
+        self._keep_deferred(lambda key: False)
+
+    def flush_memories(self) -> None:
+        """Run the memory encoder on prompted frames now (it otherwise waits for the next step).
+
+        Steps that read memory do this themselves; call it before reading the
+        session's stored outputs directly (e.g. to save them).
+        """
+        import torch
+
+        with self._lock, torch.inference_mode(), self._autocast():
+            self._encode_deferred()
 
     def _run_object(self, idx: int, frame: int, step: ObjectStep, reverse: bool) -> dict:
         import torch
@@ -274,15 +327,19 @@ class TransformersTracker:
         if hf.has_object(self._session, obj_id):
             for outputs in self._outputs(obj_id).values():
                 outputs.clear()
+            idx = hf.object_index(self._session, obj_id)
+            self._keep_deferred(lambda key: key[1] != idx)
 
     def forget(self, obj_id: int, frames: Iterable[int]) -> None:
         """Drop stored outputs of ``obj_id`` on ``frames`` (stale after a correction)."""
         if not hf.has_object(self._session, obj_id):
             return
         outputs = self._outputs(obj_id)
+        idx, frames = hf.object_index(self._session, obj_id), set(frames)
         for frame in frames:
             outputs["cond_frame_outputs"].pop(frame, None)
             outputs["non_cond_frame_outputs"].pop(frame, None)
+        self._keep_deferred(lambda key: key[1] != idx or key[0] not in frames)
 
     def state_dict(self) -> tuple[dict, list]:
         """The tracking state: every object's stored outputs (its memories and object pointers).
@@ -294,6 +351,7 @@ class TransformersTracker:
         :meth:`load_state_dict` a later process continues exactly where this
         one was (see :mod:`.checkpoint`).
         """
+        self.flush_memories()  # prompted frames' memories are encoded when first needed
         tensors, layout = {}, []
         for obj_id in hf.object_ids(self._session):
             outputs = self._outputs(obj_id)

@@ -1,0 +1,60 @@
+"""Keep the viewer from repainting while the model works.
+
+napari plays an animated "in progress" GIF in its status bar for as long as
+any progress bar exists. In a window that holds an OpenGL canvas, each GIF
+frame makes Qt compose the whole window again through OpenGL; with software
+OpenGL (Mesa llvmpipe: no GPU, remote desktops, Xvfb) that is ~25 ms of CPU on
+other threads per frame, ~20 times a second, taken from the model. Measured
+on a 2-core machine: a worker computing for 2.4 s took 5.4-6.0 s with the GIF
+running, 2.4-2.5 s with it paused. The progress bars themselves (frames done,
+time left) only repaint when a frame is done, and stay.
+"""
+
+from __future__ import annotations
+
+__all__ = ["pause_busy_animations", "resume_busy_animations"]
+
+
+def _running_movies():
+    from qtpy.QtGui import QMovie
+    from qtpy.QtWidgets import QApplication, QLabel, QMainWindow
+
+    app = QApplication.instance()
+    if app is None:
+        return []
+    movies = []
+    for window in app.topLevelWidgets():
+        if not isinstance(window, QMainWindow):
+            continue
+        for label in window.findChildren(QLabel):
+            movie = label.movie()
+            if movie is not None and movie.state() == QMovie.MovieState.Running:
+                movies.append(movie)
+    return movies
+
+
+def pause_busy_animations() -> list:
+    """Pause the animations (napari's "in progress" GIF) running in main windows.
+
+    Returns
+    -------
+    list of QMovie
+        The paused movies (they keep showing their current frame), for
+        :func:`resume_busy_animations`.
+    """
+    movies = _running_movies()
+    for movie in movies:
+        movie.setPaused(True)
+    return movies
+
+
+def resume_busy_animations(movies) -> None:
+    """Resume movies paused by :func:`pause_busy_animations` that napari has not stopped since."""
+    from qtpy.QtGui import QMovie
+
+    for movie in movies:
+        try:
+            if movie.state() == QMovie.MovieState.Paused:
+                movie.setPaused(False)
+        except RuntimeError:  # the C++ object is gone (window closed)
+            pass
