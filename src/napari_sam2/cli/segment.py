@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_direction_option, add_model_options, add_stack_options, parse_channels, stack_axes
+from .options import (
+    add_direction_option,
+    add_memory_option,
+    add_model_options,
+    add_stack_options,
+    parse_channels,
+    stack_axes,
+)
 
 EXAMPLE = """\
 example:
@@ -35,6 +42,7 @@ def add_parser(sub) -> None:
                      help="compile the image encoder with torch.compile: later frames faster "
                      "(about 0.8x on a CPU), the first one much slower; for long stacks")
     add_direction_option(seg)
+    add_memory_option(seg)
     seg.add_argument("--feature-cache", metavar="STORE",
                      help="keep image features in this zarr store (e.g. features.zarr): later runs "
                      "on the same frames (e.g. after editing the prompts) skip the image encoder")
@@ -53,6 +61,6 @@ def run(args) -> int:
                            channels=parse_channels(args.channels), model=args.model,
                            device=args.device, direction=args.direction, overwrite=args.overwrite,
                            preset=args.preset, feature_cache=args.feature_cache,
-                           compile=args.compile, precision=args.precision)
+                           compile=args.compile, precision=args.precision, memory=args.memory)
     print(summary)
     return 0

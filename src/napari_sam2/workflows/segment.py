@@ -14,7 +14,7 @@ __all__ = ["segment_file"]
 def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
                  model=AUTO, device="auto", direction="both", overwrite=False,
                  progress=True, preset=DEFAULT_PRESET, feature_cache=None, compile=False,
-                 precision="auto") -> str:
+                 precision="auto", memory=None) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded, and ``out`` is never
@@ -39,6 +39,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         A progress bar on stderr.
     feature_cache : str or Path, optional
         A zarr store keeping image features across runs.
+    memory : str, optional
+        Memory policy (:data:`~napari_sam2.core.memory_policies.MEMORY_POLICIES`).
 
     Returns
     -------
@@ -49,6 +51,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
 
     from ..core.feature_cache import FeatureCache
     from ..core.frames import FrameSource, check_frame
+    from ..core.memory_policies import make_policy
     from ..core.models import load_model
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
@@ -57,6 +60,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     from ..core.tracker import TransformersTracker
 
     check_direction(direction)
+    policy = make_policy(memory)  # a wrong name fails before anything is read
     source = FrameSource(data, axis, channel_axis, channels)
     spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))
     objects = read_prompts(prompts_path, source.axis, spatial)
@@ -71,7 +75,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     cache = FeatureCache(folder=feature_cache) if feature_cache else None
     loaded = load_model(model, device, preset=preset, compile=compile, precision=precision)
     sink = open_label_sink(out, source.n_frames, source.frame_shape, overwrite=overwrite)
-    session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
+    session = Session(source, TransformersTracker(loaded, feature_cache=cache, memory=policy), sink)
     for obj in objects:
         session.add_object(obj.obj_id, obj.name)
         for frame, prompt in sorted(obj.prompts.items()):
