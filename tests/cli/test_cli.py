@@ -234,3 +234,20 @@ def test_real_hela_timelapse_end_to_end(shared_data, tiny_model_dir, tmp_path):
     # normalisation sample (8 frames) + each object's pass (frames 1..9 are passed twice: forward for
     # object 2, backward for object 1) + at most one wasted read-ahead per pass
     assert max(counting.reads.values()) <= 3 and sum(counting.reads.values()) <= 20 + 8 + 10 + 2
+
+
+@pytest.mark.parametrize("memory", ["cells", "cells-claims"])
+def test_memory_policy_option(files, tiny_model_dir, memory, capsys):
+    code = run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
+               files / "m.zarr", "--model", tiny_model_dir, "--memory", memory)
+    assert code == 0
+    check_labels(zarr.open_array(str(files / "m.zarr"), mode="r")[:])
+
+
+def test_unknown_memory_policy_stops_before_writing(files, tiny_model_dir):
+    from napari_sam2.core.errors import InputError
+
+    with pytest.raises(InputError, match="memory must be one of sam2, exclusive, cells"):
+        segment_file(STACK, files / "prompts.json", files / "m.zarr", model=tiny_model_dir,
+                     memory="samurai")
+    assert not (files / "m.zarr").exists()
