@@ -115,13 +115,45 @@ def plot(result: dict, path: str) -> None:
 
 
 def merge(paths: list[str]) -> dict:
-    """One result from several JSON files of this script (e.g. the two sets run side by side)."""
+    """One result from several JSON files of this script (sets run side by side, or a set in parts).
+
+    Parts of one set are weighted by their stack counts (J&F, curves, time per
+    frame: the time is then a weighted mean of the parts' medians).
+    """
     merged = {"sets": {}, "stacks": {}}
     for path in paths:
         part = json.loads(Path(path).read_text())
-        merged["sets"].update(part["sets"])
-        merged["stacks"].update({k: part["stacks"][k] for k in part["sets"]})
+        for name, summaries in part["sets"].items():
+            n = part["stacks"][name]
+            total = merged["stacks"].get(name, 0)
+            into = merged["sets"].setdefault(name, {})
+            for policy, s in summaries.items():
+                if policy not in into:
+                    into[policy] = dict(s)
+                    continue
+                m = into[policy]
+                empty = m["absent_empty"] * m["absent_frames"] + s["absent_empty"] * s["absent_frames"]
+                m["absent_frames"] += s["absent_frames"]
+                m["absent_empty"] = empty / m["absent_frames"] if m["absent_frames"] else float("nan")
+                for key in ("jf", "s_per_frame", "cpu_per_frame"):
+                    m[key] = (m[key] * total + s[key] * n) / (total + n)
+                m["curve"] = [(a * total + b * n) / (total + n)
+                              for a, b in zip(m["curve"], s["curve"], strict=True)]
+            merged["stacks"][name] = total + n
     return merged
+
+
+def table(result: dict) -> str:
+    """The markdown table of a (merged) result."""
+    lines = ["| set | policy | J&F | absent-empty (frames) | s / frame | CPU s / frame | CPU x sam2 |",
+             "|---|---|---|---|---|---|---|"]
+    for name, summaries in result["sets"].items():
+        base = summaries["sam2"]["cpu_per_frame"] if "sam2" in summaries else float("nan")
+        for policy, s in summaries.items():
+            lines.append(f"| {name} | {policy} | {s['jf']:.3f} | {s['absent_empty']:.3f} "
+                         f"({s['absent_frames']}) | {s['s_per_frame']:.3f} | {s['cpu_per_frame']:.3f} "
+                         f"| {s['cpu_per_frame'] / base:.2f} |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -132,13 +164,17 @@ def main(argv=None) -> int:
     parser.add_argument("--touching", type=int, default=6, help="touching stacks")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--sets", default="standard,touching")
+    parser.add_argument("--first", type=int, default=0, help="first stack index (to split a run)")
     parser.add_argument("--json")
     parser.add_argument("--plot", help="per-frame J curves (.png)")
     parser.add_argument("--plot-from", nargs="+", metavar="JSON",
-                        help="only draw --plot from earlier --json files")
+                        help="only merge earlier --json files: print their table, draw --plot")
     args = parser.parse_args(argv)
     if args.plot_from:
-        plot(merge(args.plot_from), args.plot)
+        merged = merge(args.plot_from)
+        print(table(merged))
+        if args.plot:
+            plot(merged, args.plot)
         return 0
 
     import torch
@@ -149,12 +185,13 @@ def main(argv=None) -> int:
     policies = args.policies.split(",")
     loaded = load_model(args.model, device="cpu")
     counts = {"standard": args.stacks, "touching": args.touching}
-    result = {"model": args.model, "threads": torch.get_num_threads(), "stacks": counts, "sets": {}}
+    result = {"model": args.model, "threads": torch.get_num_threads(), "stacks": counts, "sets": {},
+              "first": args.first, "runs": {}}
     t0 = time.time()
     for name in args.sets.split(","):
         base, options = SETS[name]
         runs = {p: [] for p in policies}
-        for i in range(counts[name]):
+        for i in range(args.first, args.first + counts[name]):
             image, labels = synthetic_timelapse(args.frames, (256, 256), seed=base + i,
                                                 divisions=False, **options)
             for policy in policies:
@@ -162,16 +199,9 @@ def main(argv=None) -> int:
             print(f"  {name} {i}: " + " ".join(f"{p} {runs[p][-1]['jf']:.3f}" for p in policies),
                   file=sys.stderr, flush=True)
         result["sets"][name] = {p: summarise(r) for p, r in runs.items() if r}
+        result["runs"][name] = runs
     result["seconds"] = round(time.time() - t0)
-    base_time = {n: s["sam2"]["cpu_per_frame"] for n, s in result["sets"].items() if "sam2" in s}
-    print("| set | policy | J&F | absent-empty (frames) | s / frame | CPU s / frame | CPU x sam2 |\n"
-          "|---|---|---|---|---|---|---|")
-    for name, summaries in result["sets"].items():
-        for policy, s in summaries.items():
-            ratio = s["cpu_per_frame"] / base_time[name] if name in base_time else float("nan")
-            print(f"| {name} | {policy} | {s['jf']:.3f} | {s['absent_empty']:.3f} "
-                  f"({s['absent_frames']}) | {s['s_per_frame']:.3f} | {s['cpu_per_frame']:.3f} "
-                  f"| {ratio:.2f} |")
+    print(table(result))
     print(f"\n{result['seconds']} s, {result['threads']} threads")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
