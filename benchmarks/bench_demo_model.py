@@ -30,6 +30,7 @@ Usage::
 
     python benchmarks/bench_demo_model.py                  # demo model, 20 stacks, real data
     python benchmarks/bench_demo_model.py --model FOLDER --stacks 5 --no-real --json out.json
+    python benchmarks/bench_demo_model.py --memory cells --no-real   # a memory policy
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ GOALS = {"click_iou": 0.85, "box_iou": 0.9, "jf": 0.8, "absent_empty": 0.9}
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def synthetic(loaded, n_stacks: int, frames: int) -> dict:
+def synthetic(loaded, n_stacks: int, frames: int, memory=None) -> dict:
     from napari_sam2.core.frames import FrameSource
     from napari_sam2.core.synthetic import synthetic_timelapse
     from napari_sam2.training.heldout import prompt_ious, propagation_scores
@@ -57,7 +58,7 @@ def synthetic(loaded, n_stacks: int, frames: int) -> dict:
         source = FrameSource(image)
         clicks += prompt_ious(loaded, image, labels, 0, "click", source=source).values()
         boxes += prompt_ious(loaded, image, labels, 0, "box", source=source).values()
-        run = propagation_scores(loaded, image, labels)
+        run = propagation_scores(loaded, image, labels, memory=memory)
         jfs.append(run["jf"])
         absent, empty = absent + run["absent_frames"], empty + run["absent_empty"]
         print(f"  stack {i}: click {np.median(clicks[-6:]):.3f} J&F {run['jf']:.3f} "
@@ -131,6 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--memory", help="memory policy for the J&F run (default: the tracker's default)")
     args = parser.parse_args(argv)
 
     import torch
@@ -142,7 +144,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     result = {"model": args.model, "image_size": loaded.image_size, "parameters": params,
               "precision": loaded.precision,
-              "threads": torch.get_num_threads(), "synthetic": synthetic(loaded, args.stacks, args.frames)}
+              "threads": torch.get_num_threads(), "memory": args.memory,
+              "synthetic": synthetic(loaded, args.stacks, args.frames, args.memory)}
     if not args.no_real:
         result["real"] = real(loaded, args.real_objects)
     result["seconds"] = round(time.time() - t0, 1)

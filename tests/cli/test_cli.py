@@ -310,3 +310,20 @@ def test_a_mask_that_excludes_a_clicked_point_is_reported_at_once(files, tiny_mo
     assert ("napari-sam2: warning: object 3, frame 1: the mask excludes the positive point at row 20, "
             "col 30 (the mask is empty); add a point or a box to correct it") in err
     assert "object 8, frame 2: the mask excludes the positive point at row 5, col 5" in err
+
+
+@pytest.mark.parametrize("memory", ["cells", "cells-claims"])
+def test_memory_policy_option(files, tiny_model_dir, memory, capsys):
+    code = run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
+               files / "m.zarr", "--model", tiny_model_dir, "--memory", memory)
+    assert code == 0
+    check_labels(zarr.open_array(str(files / "m.zarr"), mode="r")[:])
+
+
+def test_unknown_memory_policy_stops_before_writing(files, tiny_model_dir):
+    from napari_sam2.core.errors import InputError
+
+    with pytest.raises(InputError, match="memory must be one of sam2, exclusive, cells"):
+        segment_file(STACK, files / "prompts.json", files / "m.zarr", model=tiny_model_dir,
+                     memory="samurai")
+    assert not (files / "m.zarr").exists()

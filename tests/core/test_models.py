@@ -15,6 +15,7 @@ def test_registry_names_and_hub_ids():
         "sam2.1-base-plus": "facebook/sam2.1-hiera-base-plus",
         "sam2.1-large": "facebook/sam2.1-hiera-large",
         "edgetam": "yonigozlan/EdgeTAM-hf",
+        "sam3": "facebook/sam3",
         "demo": "(bundled)",
     }
 

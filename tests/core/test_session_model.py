@@ -177,3 +177,23 @@ def test_read_ahead_prepares_the_next_frame_in_the_direction_of_travel():
     assert source.reads == 4  # 3 was served from the read-ahead, not read again
     frames[7]  # a jump: the stale read-ahead of 2 is dropped, nothing new started
     assert list(frames._ahead) == []
+
+
+def test_sam3_tracker_class_runs_through_the_same_adapter(tmp_path):
+    from transformers import Sam3TrackerVideoModel
+
+    from napari_sam2.core.models import load_model
+    from napari_sam2.core.models.configs import tiny_sam3_config
+    from napari_sam2.core.models.registry import REGISTRY
+
+    assert REGISTRY["sam3"].repo_id == "facebook/sam3"
+    Sam3TrackerVideoModel(tiny_sam3_config()).save_pretrained(tmp_path / "sam3")
+    loaded = load_model(tmp_path / "sam3", device="cpu", preset="fast")
+    assert type(loaded.model).__name__ == "Sam3TrackerVideoModel"
+    assert loaded.image_size == 112  # the presets keep SAM3's input size
+    for memory in ("sam2", "cells"):
+        session = Session(FrameSource(stack(6)), TransformersTracker(loaded, memory=memory))
+        session.add_points(1, 3, [[30, 40]])
+        session.add_box(2, 2, [5, 5, 40, 60])
+        assert [r.frame for r in session.propagate()] == [3, 4, 5, 2, 1, 0]
+        assert session.add_points(1, 5, [[20, 20]], [0]).frame == 5  # a correction

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.errors import InputError
+from ..core.memory_policies import DEFAULT_MEMORY, MEMORY_POLICIES
 from ..core.models import AUTO, DEFAULT_PRESET, PRECISIONS, PRESETS
 from ..core.session import DIRECTIONS
 
@@ -24,6 +25,7 @@ OPTION_WORDS = {
     "steps": "--steps",
     "image_size": "--image-size",
     "allow_untracked": "--allow-untracked",
+    "memory": "--memory",
 }
 
 
@@ -54,6 +56,15 @@ def add_model_options(parser: argparse.ArgumentParser, precision: bool = True) -
 def add_direction_option(parser: argparse.ArgumentParser) -> None:
     """``--direction``: forward, backward or both from the prompted frames."""
     parser.add_argument("--direction", default="both", choices=DIRECTIONS)
+
+
+def add_memory_option(parser: argparse.ArgumentParser) -> None:
+    """``--memory``: the tracker's memory policy (see ``docs/engine.md``, Memory policies)."""
+    parser.add_argument("--memory", default=DEFAULT_MEMORY, choices=MEMORY_POLICIES,
+                        help=f"memory policy while tracking: sam2 (SAM2's own), exclusive (no pixel "
+                        "in two objects' memories), cells (candidate masks that keep to their own "
+                        "cell), cells-claims (cells + claims settled by history, jumps kept out "
+                        f"of memory), motion (SAMURAI-like Kalman box scoring); default {DEFAULT_MEMORY}")
 
 
 def stack_axes(args, axes: str | None, ndim: int, shape=None) -> tuple[int, int | None]:

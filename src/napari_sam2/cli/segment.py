@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..core.checkpoint import CHECKPOINT_EVERY
-from .options import add_direction_option, add_model_options, add_stack_options, parse_channels, stack_axes
+from .options import (
+    add_direction_option,
+    add_memory_option,
+    add_model_options,
+    add_stack_options,
+    parse_channels,
+    stack_axes,
+)
 
 EXAMPLE = """\
 example:
@@ -53,6 +60,7 @@ def add_parser(sub) -> None:
                      help="compile the image encoder with torch.compile: later frames faster "
                      "(about 0.8x on a CPU), the first one much slower; for long stacks")
     add_direction_option(seg)
+    add_memory_option(seg)
     seg.add_argument("--feature-cache", metavar="STORE",
                      help="keep image features in this zarr store (e.g. features.zarr): later runs "
                      "on the same frames (e.g. after editing the prompts) skip the image encoder")
@@ -97,6 +105,6 @@ def run(args) -> int:
                            preset=args.preset, feature_cache=args.feature_cache,
                            compile=args.compile, precision=args.precision, resume=args.resume,
                            image_path=args.image, axes=axes, scale=image_scale(args.image, data.ndim),
-                           checkpoint_every=args.checkpoint_every)
+                           checkpoint_every=args.checkpoint_every, memory=args.memory)
     print(summary)
     return 0

@@ -14,11 +14,13 @@ Tested with transformers ``TESTED_TRANSFORMERS`` (``pyproject.toml`` pins the ma
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 
 __all__ = [
     "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object", "object_ids",
     "object_index", "object_outputs", "run_frame", "encode_memories", "encode_memory",
     "prepare_vision_features", "store_output", "encodes_memory_per_object", "rotate_pairwise",
+    "choosing_candidates", "drop_output",
 ]
 
 #: the transformers release these calls were checked against (tests pass with it)
@@ -123,3 +125,38 @@ def rotate_pairwise(x):
     from transformers.models.sam2_video.modeling_sam2_video import rotate_pairwise as rotate
 
     return rotate(x)
+
+
+def drop_output(session, idx: int, frame: int) -> None:
+    """Remove a tracked (non-conditioning) frame's output of object ``idx``: it leaves the memory."""
+    session.output_dict_per_obj[idx]["non_cond_frame_outputs"].pop(frame, None)
+
+
+@contextmanager
+def choosing_candidates(model, choose):
+    """While active, ``choose(logits, ious, presence)`` picks the mask decoder's candidate.
+
+    ``logits`` are the candidates' low-resolution mask logits ``(k, h, w)``
+    (numpy), ``ious`` their predicted IoUs ``(k,)``, ``presence`` the object
+    score logit; ``choose`` returns an index, or None for SAM2's own choice
+    (the highest predicted IoU). transformers keeps the candidate with the
+    highest IoU score, so the chosen one's score is raised above the others
+    (the scores are not used after that choice).
+    """
+    def hook(module, args, output):
+        masks, ious = output[0], output[1]
+        if masks.shape[:2] != (1, 1) or masks.shape[2] < 2:
+            return None
+        chosen = choose(masks[0, 0].float().cpu().numpy(), ious[0, 0].float().cpu().numpy(),
+                        float(output[3].reshape(-1)[0]))
+        if chosen is None:
+            return None
+        ious = ious.clone()
+        ious[0, 0, chosen] = ious.max() + 1.0
+        return (masks, ious, *output[2:])
+
+    handle = model.mask_decoder.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()

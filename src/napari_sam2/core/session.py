@@ -130,7 +130,7 @@ class Session:
     @classmethod
     def from_array(cls, data, axis: int = 0, channel_axis: int | None = None,
                    channels=None, model: str | LoadedModel = AUTO, device: str = "auto",
-                   sink: LabelSink | None = None, normalization=None) -> Session:
+                   sink: LabelSink | None = None, normalization=None, memory=None) -> Session:
         """Build a session from an array and a model name, folder or loaded model.
 
         Parameters
@@ -147,13 +147,16 @@ class Session:
             ``"auto"``, ``"cpu"``, ``"cuda"``...
         sink : LabelSink, optional
             Label output.
+        memory : str, optional
+            Memory policy (:data:`~.memory_policies.MEMORY_POLICIES`; ``"sam2"``:
+            SAM2's own); default :data:`~.memory_policies.DEFAULT_MEMORY`.
         """
         from .models import LoadedModel, load_model
         from .tracker import TransformersTracker
 
         source = FrameSource(data, axis, channel_axis, channels, normalization)
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
-        return cls(source, TransformersTracker(loaded), sink)
+        return cls(source, TransformersTracker(loaded, memory=memory), sink)
 
     @property
     def labels(self):

@@ -28,6 +28,7 @@ from . import _hf_compat as hf
 from .feature_cache import FeatureCache, TransformersFeatureCache
 from .geometry import FrameGeometry, points_with_box
 from .lean_forward import make_lean
+from .memory_policies import MemoryPolicy, apply_policy, make_policy
 from .prompts import ModelPrompt
 
 if TYPE_CHECKING:
@@ -136,10 +137,14 @@ class TransformersTracker:
         Where image features are kept between passes (default: 128 MiB in
         memory). Re-clicking a frame, or propagating again over frames already
         encoded, does not re-run the image encoder.
+    memory : str or MemoryPolicy, optional
+        Which candidate masks are kept and which frames enter the memory
+        (:mod:`.memory_policies`): ``"sam2"`` is SAM2's own behaviour; default
+        :data:`~.memory_policies.DEFAULT_MEMORY`.
     """
 
     def __init__(self, loaded: LoadedModel, autocast_bf16: bool | None = None,
-                 feature_cache: FeatureCache | None = None):
+                 feature_cache: FeatureCache | None = None, memory: str | MemoryPolicy | None = None):
         self.loaded = loaded
         self.model = loaded.model
         make_lean(self.model)  # same results, lower peak memory (core/lean_forward.py)
@@ -152,6 +157,7 @@ class TransformersTracker:
         self.pointer_frames = int(config.max_object_pointers_in_encoder)
         # SAM2 batches the memory encoder over objects; EdgeTAM encodes inside each object's step
         self._memory_per_object = hf.encodes_memory_per_object(self.model)
+        self.memory = make_policy(memory)
         self._session = None
         self._frames_run = 0
         # memories of prompted frames, encoded when a step first needs memory (see flush_memories)
@@ -164,6 +170,7 @@ class TransformersTracker:
         geometry = FrameGeometry(source.frame_shape, self.image_size)
         self._session = hf.new_inference_session(self.model, source.frame_shape, self.device)
         self._deferred = {}
+        self.memory.reset()
         frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
         model_id = f"{type(self.model).__name__}:{self._fingerprint()}:{self.image_size}"
@@ -200,11 +207,17 @@ class TransformersTracker:
                 out = self._run_object(idx, frame, step, reverse)
                 outs.append(out)
                 encode.append((idx, out, step.prompt is not None))
-            if not self._memory_per_object:
+            stored = apply_policy(self.memory, frame, reverse,
+                                  [(s.obj_id, o, p) for s, (_, o, p) in zip(steps, encode, strict=True)])
+            kept = [e for e, k in zip(encode, stored, strict=True) if k]
+            if not self._memory_per_object and kept:
                 if all(step.prompt is not None for step in steps):
-                    self._defer(frame, encode)  # the mask first; its memory when one is needed
+                    self._defer(frame, kept)  # the mask first; its memory when one is needed
                 else:
-                    hf.encode_memories(model, sess, frame, encode)
+                    hf.encode_memories(model, sess, frame, kept)
+            for (idx, _, _), keep in zip(encode, stored, strict=True):
+                if not keep:
+                    hf.drop_output(sess, idx, frame)
             for idx, _, _ in encode:
                 self._prune(idx, frame, reverse)
             self._frames_run += 1
@@ -279,9 +292,14 @@ class TransformersTracker:
                     prev_logits = previous["pred_masks"].clamp(-32.0, 32.0)
         use_memory = step.use_memory and bool(outputs["cond_frame_outputs"].keys() - {frame})
         self._drop_partial_memories(outputs["non_cond_frame_outputs"], frame, reverse)
-        out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
-                           mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
-                           memory_per_object=self._memory_per_object)
+        choosing = nullcontext()
+        if self.memory.chooses and prompt is None:
+            choosing = hf.choosing_candidates(
+                model, functools.partial(self.memory.choose, step.obj_id, frame, reverse))
+        with choosing:
+            out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
+                               mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
+                               memory_per_object=self._memory_per_object)
         is_cond = prompt is not None
         other = "non_cond_frame_outputs" if is_cond else "cond_frame_outputs"
         if is_cond:
@@ -324,6 +342,7 @@ class TransformersTracker:
 
     def forget_object(self, obj_id: int) -> None:
         """Drop everything stored for ``obj_id``."""
+        self.memory.forget(obj_id)
         if hf.has_object(self._session, obj_id):
             for outputs in self._outputs(obj_id).values():
                 outputs.clear()
@@ -332,6 +351,8 @@ class TransformersTracker:
 
     def forget(self, obj_id: int, frames: Iterable[int]) -> None:
         """Drop stored outputs of ``obj_id`` on ``frames`` (stale after a correction)."""
+        frames = list(frames)
+        self.memory.forget(obj_id, frames)
         if not hf.has_object(self._session, obj_id):
             return
         outputs = self._outputs(obj_id)

@@ -68,8 +68,10 @@ def prompt_ious(loaded, image, labels, frame: int = 0, kind: str = "click", obje
     return scores
 
 
-def propagation_scores(loaded, image, labels, max_objects: int | None = None) -> dict:
+def propagation_scores(loaded, image, labels, max_objects: int | None = None, memory=None) -> dict:
     """Click every object on frame 0, propagate forward, score J&F and absent frames.
+
+    ``memory`` is the tracker's memory policy (:mod:`napari_sam2.core.memory_policies`).
 
     Returns
     -------
@@ -85,7 +87,7 @@ def propagation_scores(loaded, image, labels, max_objects: int | None = None) ->
 
     labels = np.asarray(labels)
     ids = [int(i) for i in np.unique(labels[0]) if i][:max_objects]
-    session = Session(FrameSource(image), TransformersTracker(loaded))
+    session = Session(FrameSource(image), TransformersTracker(loaded, memory=memory))
     for obj in ids:
         session.add_points(obj, 0, [interior_point(labels[0] == obj)], [1])
     for _ in session.propagate("forward"):

@@ -16,7 +16,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
                  model=AUTO, device="auto", direction="both", overwrite=False,
                  progress=True, preset=DEFAULT_PRESET, feature_cache=None, compile=False,
                  precision="auto", resume=False, image_path=None, axes=None, scale=None,
-                 checkpoint_every=CHECKPOINT_EVERY) -> str:
+                 checkpoint_every=CHECKPOINT_EVERY, memory=None) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded or a file is written.
@@ -57,6 +57,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         The physical size of a step along each axis of ``data``, recorded in ``out``.
     checkpoint_every : int
         Frames between two checkpoints of the tracker.
+    memory : str, optional
+        Memory policy (:data:`~napari_sam2.core.memory_policies.MEMORY_POLICIES`).
 
     Returns
     -------
@@ -65,6 +67,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     """
     from ..core.feature_cache import FeatureCache
     from ..core.frames import FrameSource, check_frame
+    from ..core.memory_policies import make_policy
     from ..core.outputs import (
         OutputLock,
         check_free_space,
@@ -79,6 +82,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     from ..core.session import check_direction, check_object_id
 
     check_direction(direction)
+    policy = make_policy(memory)  # a wrong name fails before anything is read
     source = FrameSource(data, axis, channel_axis, channels)
     spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))
     objects = read_prompts(prompts_path, source.axis, spatial, data.ndim, source.channel_axis)
@@ -105,7 +109,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         run = LabelsRun(out, overwrite, resume)
         job = _Job(source, objects, out, direction, image_path, axes, scale, spatial)
         summary = job.run(run, cache, dict(model=model, device=device, preset=preset, compile=compile,
-                                           precision=precision), checkpoint_every, progress)
+                                           precision=precision, memory=policy), checkpoint_every,
+                          progress)
     except KeyboardInterrupt:
         lock.release()
         raise KeyboardInterrupt(f"cancelled; {run.kept() if run else 'nothing was written'}") from None
@@ -136,7 +141,8 @@ class _Job:
                 "image_size": loaded.image_size, "prompts_sha256": prompts_digest(self.objects),
                 "axis": source.axis, "channel_axis": source.channel_axis,
                 "channels": None if source.channels is None else [int(c) for c in source.channels],
-                "direction": self.direction, "stack_shape": [int(s) for s in source.data.shape]}
+                "direction": self.direction, "stack_shape": [int(s) for s in source.data.shape],
+                "memory": model_args["memory"].name}
 
     def out_axes(self) -> tuple[str | None, list | None]:
         letters = self.axes if self.axes and len(self.axes) == self.source.data.ndim else None
@@ -167,7 +173,8 @@ class _Job:
         metadata = label_metadata(source.n_frames, self.image_path, names, scale, params,
                                   [(o.obj_id, o.name) for o in self.objects])
         sink, restored = run.open(params, (source.n_frames, *source.frame_shape), metadata, names)
-        session = Session(source, TransformersTracker(loaded, feature_cache=cache), sink)
+        tracker = TransformersTracker(loaded, feature_cache=cache, memory=model_args["memory"])
+        session = Session(source, tracker, sink)
         journal = sink.journal
         resumed = ""
         if restored:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..errors import InputError
 
-__all__ = ["tiny_config", "tiny_edgetam_config", "sam2_tiny_config", "edgetam_config", "resize_config",
-           "apply_memory_frames"]
+__all__ = ["tiny_config", "tiny_edgetam_config", "tiny_sam3_config", "sam2_tiny_config", "edgetam_config",
+           "resize_config", "apply_memory_frames"]
 
 
 def resize_config(config, image_size: int) -> None:
@@ -18,9 +18,12 @@ def resize_config(config, image_size: int) -> None:
     Parameters
     ----------
     config : Sam2VideoConfig or EdgeTamVideoConfig
+        (a ``Sam3TrackerVideoConfig`` is left as it is: the presets keep SAM3's input size).
     image_size : int
         A multiple of 32.
     """
+    if config.model_type.startswith("sam3"):
+        return  # SAM3's ViT works on 14-pixel patches: it keeps its own input size (1008 px)
     if image_size % 32:
         raise InputError(f"the model input size must be a multiple of 32, got {image_size}")
     config.image_size = image_size
@@ -96,6 +99,40 @@ def tiny_edgetam_config(image_size: int = 128):
                   memory_attention_rope_k_sizes=[side, side],
                   memory_attention_mlp_hidden_size=64, memory_attention_num_layers=1)
     return EdgeTamVideoConfig(**shared)
+
+
+def tiny_sam3_config(image_size: int = 112):
+    """A very small ``Sam3TrackerVideoConfig``: SAM3's ViT encoder (14-pixel patches), SAM2-style memory.
+
+    Parameters
+    ----------
+    image_size : int
+        Model input size; a multiple of 14.
+    """
+    from transformers import Sam3TrackerVideoConfig
+
+    side = image_size // 14
+    return Sam3TrackerVideoConfig(
+        vision_config=dict(
+            model_type="sam3_vision_model", fpn_hidden_size=128,
+            backbone_config=dict(model_type="sam3_vit_model", hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=2, num_attention_heads=2, image_size=image_size,
+                                 patch_size=14, window_size=4, pretrain_image_size=56),
+            backbone_feature_sizes=[[side * 4] * 2, [side * 2] * 2, [side] * 2],
+        ),
+        prompt_encoder_config=dict(hidden_size=128, image_size=image_size, patch_size=14),
+        mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
+        image_size=image_size,
+        memory_attention_hidden_size=128,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_num_layers=1,
+        memory_attention_rope_feat_sizes=[side, side],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+    )
 
 
 def sam2_tiny_config():

@@ -16,6 +16,8 @@ VIDEO_CLASSES = {
     "sam2_video": "Sam2VideoModel",
     "edgetam": "EdgeTamVideoModel",
     "edgetam_video": "EdgeTamVideoModel",
+    "sam3": "Sam3TrackerVideoModel",  # the hub's SAM3 checkpoint: its tracker part is loaded
+    "sam3_tracker_video": "Sam3TrackerVideoModel",
 }
 
 #: where the bundled models live, inside the package
@@ -49,6 +51,8 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("sam2.1-base-plus", "facebook/sam2.1-hiera-base-plus", "SAM2.1 Hiera-B+, 81M"),
         ModelSpec("sam2.1-large", "facebook/sam2.1-hiera-large", "SAM2.1 Hiera-L, 224M params"),
         ModelSpec("edgetam", "yonigozlan/EdgeTAM-hf", "EdgeTAM (RepViT + 2D perceiver), fast"),
+        ModelSpec("sam3", "facebook/sam3", "SAM3's tracker (ViT, 1008 px input; the presets keep "
+                  "its size); gated on the hub: request access, then `hf auth login`"),
         ModelSpec("demo", "(bundled)", "trained on synthetic data — for demos, tests and offline "
                   "trials; use SAM2.1 for real work", folder="demo"),
     )
