@@ -34,9 +34,9 @@ Figures per run:
 
   (a) *read*: reading and preprocessing frames: ``FrameSource.raw``,
       ``FrameSource.frame`` (normalisation) and ``FrameGeometry.image_to_model``
-      (resize + mean/std), as seen by the main thread: ``_LazyFrames.__getitem__``
+      (resize + mean/std), as seen by the main thread: ``ModelFrames.__getitem__``
       including any wait for the read-ahead worker. These run inside the model
-      call (the model pulls frames through ``_LazyFrames``), so they are
+      call (the model pulls frames through ``ModelFrames``), so they are
       subtracted from (b). Work done by the read-ahead thread overlaps the model
       and is reported separately (``background_s`` in the JSON).
   (b) *model*: ``TransformersTracker.step`` minus (a) and minus our feature
@@ -305,9 +305,9 @@ def run_child(args) -> dict:
 
     timers = Timers()
     # (a) reading + preprocessing: on the main thread this is the time the model waits for a
-    # frame (_LazyFrames.__getitem__, including waiting for a read-ahead result); the
+    # frame (ModelFrames.__getitem__, including waiting for a read-ahead result); the
     # read-ahead worker's own time lands in timers.bg
-    for cls, name in ((tracker_module._LazyFrames, "__getitem__"), (FrameSource, "raw"),
+    for cls, name in ((tracker_module.ModelFrames, "__getitem__"), (FrameSource, "raw"),
                       (FrameSource, "frame"), (FrameGeometry, "image_to_model")):
         timers.wrap(cls, name, "read", "ours_in_model")
     # our feature cache inside the model call (frame hashing, LRU), when the engine has one

@@ -162,10 +162,10 @@ def test_prefetch_encodes_ahead_so_a_click_skips_the_encoder(tiny_model):
 
 def test_read_ahead_prepares_the_next_frame_in_the_direction_of_travel():
     from napari_sam2.core.geometry import FrameGeometry
-    from napari_sam2.core.tracker import _LazyFrames
+    from napari_sam2.core.model_frames import ModelFrames
 
     source = FrameSource(stack(8), normalization=Normalization(sample_frames=2))
-    frames = _LazyFrames(source, FrameGeometry(source.frame_shape, 32), (0.5,) * 3, (0.25,) * 3)
+    frames = ModelFrames(source, FrameGeometry(source.frame_shape, 32), (0.5,) * 3, (0.25,) * 3)
     expected = frames._load(3)
     source.reads = 0
     frames[5], frames[4]  # going backward

@@ -13,7 +13,6 @@ import time
 from contextlib import ExitStack
 from functools import partial
 
-import numpy as np
 from psygnal import Signal
 
 from .._napari.history import PropagationRun
@@ -197,35 +196,6 @@ class Sam2Controller(ObjectActions, SessionActions):
             self._restore_pending()
 
     # ------------------------------------------------------------ prompts
-    def new_object(self) -> int:
-        """Make the next clicks and boxes belong to a new object."""
-        used = set(self._synced_ids()) | {self.current_object}
-        self.select_object(max(used) + 1)
-        return self.current_object
-
-    def select_object(self, obj_id: int) -> None:
-        """Set the object that new points and boxes belong to, and select its points."""
-        self.current_object = int(obj_id)
-        if self.points_layer is not None:
-            self.points_layer.feature_defaults = {"object_id": obj_id, "positive": self.positive}
-            self.shapes_layer.feature_defaults = {"object_id": obj_id}
-            ids = self.points_layer.features["object_id"].to_numpy()
-            self.points_layer.selected_data = set(np.nonzero(ids == obj_id)[0].tolist())
-            self.labels_layer.selected_label = obj_id
-
-    def toggle_positive(self) -> bool:
-        """Switch new points between positive and negative; returns the new mode."""
-        self.positive = not self.positive
-        if self.points_layer is not None:
-            self.points_layer.feature_defaults = {"object_id": self.current_object,
-                                                  "positive": self.positive}
-        self.positive_changed.emit(self.positive)
-        self.hint.emit("next points: " + ("positive (object)" if self.positive else "negative (background)"))
-        return self.positive
-
-    def _synced_ids(self):
-        return [obj for obj, _ in self._synced]
-
     def _on_prompt_layer_changed(self, event=None) -> None:
         if getattr(event, "action", "added") not in ("added", "removed", "changed"):
             return

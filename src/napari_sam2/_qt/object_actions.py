@@ -1,4 +1,5 @@
-"""What the object table asks of the controller: rows, presence, visibility, masks, rename, delete."""
+"""What the object table and the prompt buttons ask of the controller: the current object, the
+sign of new points, rows, presence, visibility, masks, rename, delete."""
 
 from __future__ import annotations
 
@@ -31,6 +32,35 @@ class ObjectActions:
     ``shapes_layer``, ``image_layer``, ``sink``, ``worker``, ``hidden`` and its
     worker runner ``_run``.
     """
+
+    def new_object(self) -> int:
+        """Make the next clicks and boxes belong to a new object."""
+        used = set(self._synced_ids()) | {self.current_object}
+        self.select_object(max(used) + 1)
+        return self.current_object
+
+    def select_object(self, obj_id: int) -> None:
+        """Set the object that new points and boxes belong to, and select its points."""
+        self.current_object = int(obj_id)
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": obj_id, "positive": self.positive}
+            self.shapes_layer.feature_defaults = {"object_id": obj_id}
+            ids = self.points_layer.features["object_id"].to_numpy()
+            self.points_layer.selected_data = set(np.nonzero(ids == obj_id)[0].tolist())
+            self.labels_layer.selected_label = obj_id
+
+    def toggle_positive(self) -> bool:
+        """Switch new points between positive and negative; returns the new mode."""
+        self.positive = not self.positive
+        if self.points_layer is not None:
+            self.points_layer.feature_defaults = {"object_id": self.current_object,
+                                                  "positive": self.positive}
+        self.positive_changed.emit(self.positive)
+        self.hint.emit("next points: " + ("positive (object)" if self.positive else "negative (background)"))
+        return self.positive
+
+    def _synced_ids(self):
+        return [obj for obj, _ in self._synced]
 
     def object_rows(self) -> list[dict]:
         """One row per object for the object list (see :func:`.._napari.objects.object_rows`)."""

@@ -13,11 +13,9 @@ Only prompted ("conditioning") frames are kept for the whole session.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +27,7 @@ from .feature_cache import FeatureCache, TransformersFeatureCache
 from .geometry import FrameGeometry, points_with_box
 from .lean_forward import make_lean
 from .memory_policies import MemoryPolicy, apply_policy, make_policy
+from .model_frames import TRIM_EVERY, ModelFrames, release_free_heap
 from .prompts import ModelPrompt
 
 if TYPE_CHECKING:
@@ -80,49 +79,6 @@ class Tracker(Protocol):
         """Prepare ``frame`` ahead of a prompt (e.g. run the image encoder); may do nothing."""
 
 
-class _LazyFrames(Mapping):
-    """Frame index -> model input tensor, read on demand (what HF calls processed_frames).
-
-    Reads ahead: when two consecutive frames are asked for, the next one in the
-    same direction is read and preprocessed in a background thread while the
-    model works (at most one frame ahead, so memory stays bounded).
-    """
-
-    def __init__(self, source: FrameSource, geometry: FrameGeometry, mean, std):
-        self.source, self.geometry, self.mean, self.std = source, geometry, mean, std
-        self._pool: ThreadPoolExecutor | None = None
-        self._ahead: dict[int, Future] = {}
-        self._last: int | None = None
-        self._recent: tuple[int, object] | None = None  # the feature cache and the model ask twice
-
-    def _load(self, index: int):
-        return self.geometry.image_to_model(self.source.frame(index), self.mean, self.std)
-
-    def __getitem__(self, index):
-        index = int(index)
-        if self._recent is not None and self._recent[0] == index:
-            return self._recent[1]
-        future = self._ahead.pop(index, None)
-        tensor = future.result() if future is not None else self._load(index)
-        for stale in [k for k in self._ahead if abs(k - index) > 1]:
-            self._ahead.pop(stale).cancel()
-        if self._last is not None and abs(index - self._last) == 1:
-            upcoming = 2 * index - self._last
-            if 0 <= upcoming < len(self) and upcoming not in self._ahead:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-read-ahead")
-                self._ahead[upcoming] = self._pool.submit(self._load, upcoming)
-        self._last = index
-        self._recent = (index, tensor)
-        return tensor
-
-    def __len__(self):
-        return self.source.n_frames
-
-    def __iter__(self):
-        return iter(range(self.source.n_frames))
-
-
 class TransformersTracker:
     """Runs a transformers SAM2-family video model frame by frame.
 
@@ -171,7 +127,7 @@ class TransformersTracker:
         self._session = hf.new_inference_session(self.model, source.frame_shape, self.device)
         self._deferred = {}
         self.memory.reset()
-        frames = _LazyFrames(source, geometry, self.loaded.mean, self.loaded.std)
+        frames = ModelFrames(source, geometry, self.loaded.mean, self.loaded.std)
         self._session.processed_frames = frames
         model_id = f"{type(self.model).__name__}:{self._fingerprint()}:{self.image_size}"
         if self.autocast_bf16:
@@ -407,37 +363,6 @@ class TransformersTracker:
 
     def _outputs(self, obj_id: int) -> dict:
         return hf.object_outputs(self._session, hf.object_index(self._session, obj_id))
-
-
-#: frames between two calls of :func:`release_free_heap`
-TRIM_EVERY = 1  # malloc_trim after every frame: 45-110 MB lower peak, no measurable cost
-
-
-@functools.cache
-def _libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not Linux with glibc
-        return None
-
-
-def release_free_heap() -> bool:
-    """Give memory the C heap holds but no longer uses back to the system (glibc only).
-
-    Every frame allocates and frees the model's activations (tens of MB);
-    glibc keeps freed blocks for reuse, and on a long stack the process's
-    resident memory creeps up although what is alive stays the same (measured:
-    +400 MB over 300 frames at 512 px, none of it live tensors). Trimming
-    after every frame keeps it flat (measured against every 8th frame: peak
-    RSS 1389 instead of 1496 MB at 1024 px, 1005-1014 instead of 1049-1068 MB
-    at 512 px, the time per frame within this machine's run-to-run noise).
-    Returns whether it ran.
-    """
-    libc = _libc()
-    if libc is None or not hasattr(libc, "malloc_trim"):
-        return False
-    libc.malloc_trim(0)
-    return True
 
 
 def _point_inputs(prompt: ModelPrompt, device) -> dict:
