@@ -315,6 +315,8 @@ class Sam2Controller(ObjectActions, SessionActions):
 
     def _on_screen(self, frame: int) -> bool:
         """Whether ``frame`` is in the viewer's current view (else writing it needs no redraw)."""
+        if self.axes.axis is None:  # a single image: its one frame is always shown
+            return True
         axis = self.axes.axis + self.viewer.dims.ndim - self.image_layer.ndim
         return axis in self.viewer.dims.displayed or frame == self.current_frame()
 
