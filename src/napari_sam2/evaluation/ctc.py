@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import tifffile
 from scipy import ndimage
 
 DEFAULT_METRICS = ("SEG", "TRA", "DET")
@@ -74,6 +73,8 @@ def export_ctc(labels, out_dir, parents=None) -> Path:
     ValueError
         If a label does not fit in uint16 or a parent is not found before its child.
     """
+    import tifffile
+
     out = Path(out_dir)
     if (out / "res_track.txt").exists() or any(out.glob("mask*.tif")):
         raise FileExistsError(f"{out} already holds a CTC result")
