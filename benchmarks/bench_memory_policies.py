@@ -42,7 +42,7 @@ def run_stack(loaded, image, labels, memory) -> dict:
     from napari_sam2.core.session import Session
     from napari_sam2.core.tracker import TransformersTracker
     from napari_sam2.evaluation.clicks import interior_point
-    from napari_sam2.evaluation.metrics import evaluate_labels, jaccard
+    from napari_sam2.evaluation.metrics import absent_empty, evaluate_labels, jaccard
 
     ids = [int(i) for i in np.unique(labels[0]) if i]
     session = Session(FrameSource(image), TransformersTracker(loaded, memory=memory))
@@ -58,12 +58,7 @@ def run_stack(loaded, image, labels, memory) -> dict:
         present = [o for o in ids if (labels[t] == o).any()]
         curve.append(float(np.mean([jaccard(labels[t] == o, pred[t] == o) for o in present]))
                      if present else float("nan"))
-    absent = empty = 0
-    for obj in ids:
-        gone = ~(labels == obj).any(axis=(1, 2))
-        gone[0] = False
-        absent += int(gone.sum())
-        empty += int((~(pred[gone] == obj).any(axis=(1, 2))).sum())
+    absent, empty = absent_empty(labels, pred, ids)
     return {"jf": jf, "absent": absent, "empty": empty, "curve": curve, "s_per_frame": seconds / frames,
             "cpu_per_frame": cpu / frames}
 

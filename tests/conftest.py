@@ -34,6 +34,17 @@ def shared_data():
     return SHARED_DATA
 
 
+def new_ids_every_frame(truth):
+    """The same cells with fresh ids on every frame (what per-frame segmentation tools write)."""
+    out = np.zeros_like(truth, dtype=np.uint16)
+    for t in range(len(truth)):
+        ids = np.unique(truth[t])[1:]
+        lut = np.zeros(int(truth.max()) + 1, np.uint16)
+        lut[ids] = 1 + 10 * t + np.arange(len(ids))
+        out[t] = lut[truth[t]]
+    return out
+
+
 class CountingArray:
     """Array-like that counts reads per frame index along axis 0."""
 

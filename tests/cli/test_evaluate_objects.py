@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from conftest import new_ids_every_frame
 from napari_sam2.cli import main
 from napari_sam2.core.synthetic import synthetic_timelapse
 
@@ -20,22 +21,12 @@ def error_line(capsys):
     return lines[-1]
 
 
-def fresh_ids_every_frame(truth):
-    out = np.zeros_like(truth, dtype=np.uint16)
-    for t in range(len(truth)):
-        ids = np.unique(truth[t])[1:]
-        lut = np.zeros(int(truth.max()) + 1, np.uint16)
-        lut[ids] = 1 + 10 * t + np.arange(len(ids))
-        out[t] = lut[truth[t]]
-    return out
-
-
 @pytest.fixture
 def files(tmp_path):
     image, truth = synthetic_timelapse(n_frames=6, shape=(64, 64), n_cells=2, seed=3, divisions=False)
     tifffile.imwrite(tmp_path / "stack.tif", image, metadata={"axes": "TYX"})
     tifffile.imwrite(tmp_path / "truth.tif", truth, metadata={"axes": "TYX"})
-    tifffile.imwrite(tmp_path / "untracked.tif", fresh_ids_every_frame(truth), metadata={"axes": "TYX"})
+    tifffile.imwrite(tmp_path / "untracked.tif", new_ids_every_frame(truth), metadata={"axes": "TYX"})
     return tmp_path, truth
 
 

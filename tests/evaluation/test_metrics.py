@@ -124,3 +124,16 @@ def test_agrees_with_davis_reference_on_osvos(seq):
     ours = dict(JM=j["mean"], JR=j["recall"], JD=j["decay"], FM=f["mean"], FR=f["recall"], FD=f["decay"])
     assert ours == pytest.approx(ref, abs=1e-3)
     assert scores.j_and_f == pytest.approx((ref["JM"] + ref["FM"]) / 2, abs=1e-3)
+
+
+def test_absent_empty_counts_frames_where_a_gone_object_is_left_empty():
+    from napari_sam2.evaluation.metrics import absent_empty
+
+    truth = np.zeros((4, 6, 6), np.uint16)
+    truth[:2, 1:3, 1:3] = 1  # object 1 leaves after frame 1
+    truth[:, 4:, 4:] = 2  # object 2 stays
+    pred = truth.copy()
+    pred[2, 0, 0] = 1  # a stray pixel of object 1 on frame 2: not empty there
+    assert absent_empty(truth, pred, [1, 2]) == (2, 1)
+    truth[0] = 0  # absent on the prompted frame does not count
+    assert absent_empty(truth, truth, [1]) == (2, 2)

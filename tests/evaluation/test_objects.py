@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import new_ids_every_frame
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.synthetic import synthetic_timelapse
 from napari_sam2.evaluation.matching import check_tracking, match_objects
@@ -13,17 +14,6 @@ from napari_sam2.evaluation.objects import object_iou
 @pytest.fixture(scope="module")
 def tracked():
     return synthetic_timelapse(n_frames=12, seed=3, divisions=False)[1]
-
-
-def new_ids_every_frame(truth):
-    """The same cells with fresh ids on every frame (what per-frame segmentation tools write)."""
-    out = np.zeros_like(truth, dtype=np.uint16)
-    for t in range(len(truth)):
-        ids = np.unique(truth[t])[1:]
-        lut = np.zeros(int(truth.max()) + 1, np.uint16)
-        lut[ids] = 1 + 10 * t + np.arange(len(ids))
-        out[t] = lut[truth[t]]
-    return out
 
 
 def shuffled_ids_every_frame(truth, seed=0):

@@ -314,3 +314,28 @@ def evaluate_labels(
     """
     ids = None if object_ids is None else [int(k) for k in object_ids]
     return _score(gt, pred, ids, exclude_ends, bound_th, binary=False)
+
+
+def absent_empty(truth, prediction, object_ids) -> tuple[int, int]:
+    """Frames after the first where an object is absent from the truth, and how many of them its
+    prediction leaves empty (the "absent-empty" score is their ratio).
+
+    Parameters
+    ----------
+    truth, prediction : array of int (T, Y, X)
+        Label stacks.
+    object_ids : iterable of int
+        The objects to count (prompted on frame 0).
+
+    Returns
+    -------
+    (absent, empty) : (int, int)
+    """
+    truth, prediction = np.asarray(truth), np.asarray(prediction)
+    absent = empty = 0
+    for obj in object_ids:
+        gone = ~(truth == obj).any(axis=(1, 2))
+        gone[0] = False
+        absent += int(gone.sum())
+        empty += int((~(prediction[gone] == obj).any(axis=(1, 2))).sum())
+    return absent, empty

@@ -83,7 +83,7 @@ def propagation_scores(loaded, image, labels, max_objects: int | None = None, me
     from ..core.frames import FrameSource
     from ..core.session import Session
     from ..core.tracker import TransformersTracker
-    from ..evaluation.metrics import evaluate_labels
+    from ..evaluation.metrics import absent_empty, evaluate_labels
 
     labels = np.asarray(labels)
     ids = [int(i) for i in np.unique(labels[0]) if i][:max_objects]
@@ -94,12 +94,7 @@ def propagation_scores(loaded, image, labels, max_objects: int | None = None, me
         pass
     pred = np.asarray(session.labels)
     scores = evaluate_labels(labels, pred, object_ids=ids)
-    absent = empty = 0
-    for obj in ids:
-        gone = ~(labels == obj).any(axis=(1, 2))
-        gone[0] = False
-        absent += int(gone.sum())
-        empty += int((~(pred[gone] == obj).any(axis=(1, 2))).sum())
+    absent, empty = absent_empty(labels, pred, ids)
     return {"jf": scores.j_and_f, "j": scores.j_mean, "f": scores.f_mean,
             "absent_frames": absent, "absent_empty": empty}
 
