@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
+from ..core.records import DIRECTIONS
 from .controller import Sam2Controller
 from .object_table import STRIP_WIDTH, fill_table
 
@@ -127,7 +128,7 @@ class Sam2Widget(QWidget):
         prompt_row.addWidget(self.sign_button)
 
         self.direction_combo = QComboBox()
-        self.direction_combo.addItems(["both", "forward", "backward"])
+        self.direction_combo.addItems(list(DIRECTIONS))
         self.propagate_button = QPushButton("Propagate")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
