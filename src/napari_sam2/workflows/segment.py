@@ -101,7 +101,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         check_free_space(out, label_store_bytes(shape, out.suffix))
     cache = FeatureCache(folder=feature_cache) if feature_cache else None
     lock = OutputLock(out).acquire()
-    run = None
+    run, done = None, False
     try:
         recover_swap(out)
         from .labels_run import LabelsRun
@@ -111,16 +111,13 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         summary = job.run(run, cache, dict(model=model, device=device, preset=preset, compile=compile,
                                            precision=precision, memory=policy), checkpoint_every,
                           progress)
+        done = True
     except KeyboardInterrupt:
-        lock.release()
         raise KeyboardInterrupt(f"cancelled; {run.kept() if run else 'nothing was written'}") from None
     except OSError as err:
-        lock.release()
         raise write_error(err, out, run.kept() if run else "nothing was written") from None
-    except BaseException:
-        lock.release()
-        raise
-    lock.release(remove_folder=True)
+    finally:  # a finished run leaves no run folder; an unfinished one keeps it for --resume
+        lock.release(remove_folder=done)
     return summary
 
 
