@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["synthetic_timelapse", "synthetic_zstack"]
+__all__ = ["synthetic_timelapse", "synthetic_tracking", "synthetic_zstack"]
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -68,6 +68,45 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
     labels : uint16 array (n_frames, rows, cols)
         Ids consistent over time; overlapping cells go to the lower id.
     """
+    images, labels, _ = _simulate(n_frames, shape, n_cells, seed, divisions, radius=radius,
+                                  speed=speed, brightness=brightness, blur=blur, photons=photons,
+                                  read_noise=read_noise, entering=entering)
+    return images, labels
+
+
+def synthetic_tracking(n_frames: int = 20, shape: tuple[int, int] = (256, 256), n_cells: int = 6,
+                       seed: int = 0, divisions: bool = True, **options):
+    """:func:`synthetic_timelapse` with its ground-truth lineage.
+
+    Same parameters (``options`` are its keyword-only ones); the images and
+    labels are exactly those of :func:`synthetic_timelapse` for the same
+    arguments.
+
+    Returns
+    -------
+    image, labels : uint16 arrays (n_frames, rows, cols)
+    lineage : Lineage
+        One track per id, from the first to the last frame it has pixels on
+        (an id hidden for some frames keeps one track; the CTC writer splits
+        it); a daughter's parent is its mother when the mother was visible.
+    """
+    from .lineage import Lineage, Track
+    from .track_exports import presence
+
+    images, labels, parents = _simulate(n_frames, shape, n_cells, seed, divisions, **options)
+    frames = presence(labels)
+    lineage = Lineage()
+    for track_id in sorted(frames, key=lambda i: (frames[i][0], i)):
+        parent = parents.get(track_id, 0)
+        parent = parent if parent in lineage.tracks else 0
+        lineage.tracks[track_id] = Track(track_id, frames[track_id][0], frames[track_id][-1], parent)
+    return images, labels, lineage
+
+
+def _simulate(n_frames, shape, n_cells, seed, divisions, *, radius=(0.06, 0.1), speed=0.01,
+              brightness=(0.5, 1.0), blur=1.5, photons=400.0, read_noise=8.0, entering=0.0):
+    """The generator: images, labels and ``{daughter id: mother id}``."""
+    parents = {}
     rng = np.random.default_rng(seed)
     rows, cols = shape
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
@@ -98,6 +137,7 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
             if divisions and cell["age"] > 4 and rng.random() < 0.04:
                 axis = np.array([np.cos(cell["angle"]), np.sin(cell["angle"])])
                 for sign in (1, -1):
+                    parents[next_id] = cell["id"]
                     moved.append(_new_cell(next_id, cell["centre"] + sign * 0.5 * cell["radius"] * axis,
                                            cell["velocity"] + sign * speed * size * axis,
                                            cell["radius"] * 0.75, rng, brightness))
@@ -109,7 +149,7 @@ def synthetic_timelapse(n_frames: int = 20, shape: tuple[int, int] = (256, 256),
             moved.append(_entering_cell(next_id, shape, speed, radius, brightness, rng))
             next_id += 1
         cells = moved
-    return images, labels
+    return images, labels, parents
 
 
 def _new_cell(cell_id: int, centre, velocity, radius: float, rng, brightness=(0.5, 1.0)) -> dict:

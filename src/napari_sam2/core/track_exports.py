@@ -1,0 +1,269 @@
+"""Track-all outputs in the formats other tools read: Cell Tracking Challenge folders and GEFF.
+
+Every writer reads the label stack one frame at a time (zarr and other lazy
+stacks are never loaded whole) and takes 2D+t ``(T, Y, X)`` and 3D+t
+``(T, Z, Y, X)`` labels. The label id of a cell is its track id
+(:class:`~.lineage.Lineage`); where the labels and the lineage disagree the
+labels win: a track's frames are the frames its id has pixels on, an id
+without a track is a track without a parent, a track without pixels is left
+out. GEFF lives in :mod:`.track_geff`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .lineage import Lineage, Track
+
+__all__ = ["frame_objects", "track_nodes", "presence", "ctc_lineage", "write_ctc_folder",
+           "write_ctc_ground_truth", "read_ctc_folder", "ctc_digits"]
+
+UINT16_MAX = int(np.iinfo(np.uint16).max)
+
+
+def _check_stack(labels) -> None:
+    if np.ndim(labels) not in (3, 4):
+        raise InputError(f"labels must be a (T, Y, X) or (T, Z, Y, X) stack, got shape {np.shape(labels)}")
+    if not np.issubdtype(np.dtype(labels.dtype), np.integer):
+        raise InputError(f"labels must be integer track ids, not {labels.dtype}")
+
+
+def frame_objects(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids, pixel counts and centroids of the objects of one frame.
+
+    Parameters
+    ----------
+    frame : array of int, shape (Y, X) or (Z, Y, X)
+
+    Returns
+    -------
+    ids : int64 array (N,)
+        Nonzero ids, ascending.
+    areas : int64 array (N,)
+        Pixels (voxels) per id.
+    centroids : float64 array (N, frame.ndim)
+        Mean pixel coordinate per id, in ``frame``'s axis order.
+    """
+    frame = np.asarray(frame)
+    ids, inverse = np.unique(frame.ravel(), return_inverse=True)
+    areas = np.bincount(inverse, minlength=len(ids))
+    grids = np.unravel_index(np.arange(frame.size), frame.shape)
+    centroids = np.stack([np.bincount(inverse, weights=g, minlength=len(ids)) for g in grids], axis=1)
+    centroids /= np.maximum(areas, 1)[:, None]
+    keep = ids != 0
+    return ids[keep].astype(np.int64), areas[keep].astype(np.int64), centroids[keep]
+
+
+def track_nodes(labels) -> dict[str, np.ndarray]:
+    """One row per (track id, frame) with pixels: ``track_id``, ``t``, ``centroid``, ``area``.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (T, Y, X) or (T, Z, Y, X)
+        Read one frame at a time.
+
+    Returns
+    -------
+    dict
+        ``track_id`` (int64, N), ``t`` (int64, N), ``centroid`` (float64, N x D
+        with D = 2 or 3, ``(y, x)`` or ``(z, y, x)``) and ``area`` (int64, N),
+        sorted by track id then frame.
+    """
+    _check_stack(labels)
+    ids, times, centres, areas = [], [], [], []
+    for t in range(labels.shape[0]):
+        i, a, c = frame_objects(labels[t])
+        ids.append(i), areas.append(a), centres.append(c), times.append(np.full(len(i), t))
+    dim = np.ndim(labels) - 1
+    track_id = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    t = np.concatenate(times).astype(np.int64) if times else np.zeros(0, np.int64)
+    order = np.lexsort((t, track_id))
+    return {"track_id": track_id[order], "t": t[order],
+            "centroid": (np.concatenate(centres) if centres else np.zeros((0, dim)))[order],
+            "area": (np.concatenate(areas) if areas else np.zeros(0, np.int64))[order]}
+
+
+def presence(labels) -> dict[int, list[int]]:
+    """``{id: [frames with pixels, ascending]}`` of a label stack, read one frame at a time."""
+    frames: dict[int, list[int]] = {}
+    for t in range(labels.shape[0]):
+        for i in np.unique(np.asarray(labels[t])):
+            if i:
+                frames.setdefault(int(i), []).append(t)
+    return frames
+
+
+def _runs(frames: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for t in frames:
+        if runs and runs[-1][1] == t - 1:
+            runs[-1] = (runs[-1][0], t)
+        else:
+            runs.append((t, t))
+    return runs
+
+
+def ctc_lineage(labels, lineage: Lineage | None = None, frames: dict | None = None):
+    """The lineage as the CTC format needs it, and the ids to rewrite.
+
+    A CTC track is present on every frame from its first to its last. An id
+    that is absent for some frames and comes back is split: the later runs
+    get new labels (above every id in use) whose parent is the run before.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (T, Y, X) or (T, Z, Y, X)
+    lineage : Lineage, optional
+        Parents and review state; None: every id is a track without parent.
+    frames : dict, optional
+        :func:`presence` of ``labels`` when already computed.
+
+    Returns
+    -------
+    lineage : Lineage
+        The tracks as written (start, end from the pixels; parents kept when
+        the parent has pixels and ends before the daughter starts).
+    relabel : dict
+        ``{(id, first frame, last frame): new label}`` for the later runs.
+    """
+    lineage = lineage or Lineage()
+    frames = presence(labels) if frames is None else frames
+    out, relabel = Lineage(), {}
+    next_label = max(list(frames) + list(lineage.tracks), default=0) + 1
+    last_run: dict[int, tuple[int, int]] = {}  # id -> (label of its last run, its end)
+    order = sorted(frames, key=lambda i: (frames[i][0], i))  # parents start before daughters
+    for track_id in order:
+        known = lineage.tracks.get(track_id)
+        reviewed = bool(known.reviewed) if known else False
+        parent = 0
+        if known and known.parent in last_run and last_run[known.parent][1] < frames[track_id][0]:
+            parent = last_run[known.parent][0]
+        for n, (start, end) in enumerate(_runs(frames[track_id])):
+            label = track_id
+            if n:
+                label, next_label = next_label, next_label + 1
+                relabel[(track_id, start, end)] = label
+                parent = last_run[track_id][0]
+            out.tracks[label] = Track(label, start, end, parent, reviewed)
+            last_run[track_id] = (label, end)
+    out.flags = [f for f in lineage.flags if f.track_id in out.tracks]
+    return out, relabel
+
+
+def ctc_digits(n_frames: int) -> int:
+    """Digits of the frame number in CTC file names: 3, or 4 for 1000 frames and more."""
+    return max(3, len(str(max(n_frames - 1, 0))))
+
+
+def _write_ctc(labels, lineage, folder: Path, masks: list[tuple[Path, str]], track_file: Path,
+               overwrite: bool) -> Lineage:
+    import tifffile
+
+    _check_stack(labels)
+    existing = [p for d, prefix in masks for p in d.glob(f"{prefix}*.tif")] if not overwrite else []
+    if track_file.exists() and not overwrite or existing:
+        raise InputError(f"{folder} already holds a CTC result; choose another folder or "
+                         "pass overwrite=True", fix=("overwrite", True))
+    frames = presence(labels)
+    if not frames:
+        raise InputError("the labels contain no cells (all zero): there is no track to write")
+    written, relabel = ctc_lineage(labels, lineage, frames)
+    if max(written.tracks) > UINT16_MAX:
+        raise InputError(f"{max(written.tracks)} track labels needed, but CTC masks are uint16 "
+                         f"(at most {UINT16_MAX}); relabel the tracks with smaller ids")
+    for directory, prefix in masks:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob(f"{prefix}*.tif"):
+            stale.unlink()
+    width = ctc_digits(labels.shape[0])
+    for t in range(labels.shape[0]):
+        frame = np.asarray(labels[t]).astype(np.uint16)
+        for (track_id, start, end), label in relabel.items():
+            if start <= t <= end:
+                frame[frame == track_id] = label
+        for directory, prefix in masks:
+            tifffile.imwrite(directory / f"{prefix}{t:0{width}d}.tif", frame, compression="zlib")
+    written.write_ctc(track_file)
+    return written
+
+
+def write_ctc_folder(labels, lineage: Lineage | None, folder, overwrite: bool = False) -> Path:
+    """Write a label stack and its lineage as a CTC result folder (``01_RES``).
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (T, Y, X) or (T, Z, Y, X)
+        Track ids consistent over time (0 = background); read one frame at a
+        time, twice (zarr arrays stay on disk).
+    lineage : Lineage or None
+        Parents (divisions) and review state; None: no divisions.
+    folder : str or Path
+        Created if needed; gets ``maskTTT.tif`` (uint16, one per frame; 3D
+        frames as multi-page TIFF; ``TTTT`` from 1000 frames on) and
+        ``res_track.txt`` (``L B E P`` per track, see :func:`ctc_lineage`).
+    overwrite : bool
+        Replace a CTC result already in ``folder``.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+
+    Raises
+    ------
+    InputError
+        Before anything is written: not a 3D/4D integer stack, no cells, more
+        than 65535 labels, or ``folder`` already holds a result.
+    """
+    folder = Path(folder)
+    _write_ctc(labels, lineage, folder, [(folder, "mask")], folder / "res_track.txt", overwrite)
+    return folder
+
+
+def write_ctc_ground_truth(labels, lineage: Lineage | None, folder, seg: bool = True,
+                           overwrite: bool = False) -> Lineage:
+    """Write labels and lineage as a CTC ground-truth folder (``01_GT``).
+
+    ``TRA/man_trackTTT.tif`` + ``TRA/man_track.txt`` and, when ``seg``,
+    ``SEG/man_segTTT.tif`` on every frame (the masks are the full
+    segmentation, as for synthetic data). Same rules as :func:`write_ctc_folder`.
+
+    Returns
+    -------
+    Lineage
+        The lineage written to ``man_track.txt``.
+    """
+    folder = Path(folder)
+    masks = [(folder / "TRA", "man_track")] + ([(folder / "SEG", "man_seg")] if seg else [])
+    return _write_ctc(labels, lineage, folder, masks, folder / "TRA" / "man_track.txt", overwrite)
+
+
+def read_ctc_folder(folder) -> tuple[np.ndarray, Lineage]:
+    """Read a CTC result (``mask*.tif`` + ``res_track.txt``) or ground truth (``TRA/``) folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A ``01_RES`` folder, a ``01_GT`` folder (its ``TRA`` is read) or a
+        ``TRA`` folder itself.
+
+    Returns
+    -------
+    labels : uint16 array (T, Y, X) or (T, Z, Y, X)
+    lineage : Lineage
+    """
+    import tifffile
+
+    folder = Path(folder)
+    if (folder / "TRA").is_dir():
+        folder = folder / "TRA"
+    for prefix, text in (("mask", "res_track.txt"), ("man_track", "man_track.txt")):
+        files = sorted(folder.glob(f"{prefix}*.tif"))
+        if files and (folder / text).exists():
+            lineage = Lineage.from_ctc_text((folder / text).read_text(), str(folder / text))
+            return np.stack([tifffile.imread(f) for f in files]).astype(np.uint16), lineage
+    raise InputError(f"{folder} is not a CTC folder: expected mask*.tif with res_track.txt "
+                     "or man_track*.tif with man_track.txt")
