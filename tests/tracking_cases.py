@@ -25,8 +25,8 @@ def dividing_cells(n_frames: int = 6, size: int = 64, depth: int = 0):
         if t < 3:
             labels[t][disc(shape, z + (20, 20), 8)] = 1
         else:
-            labels[t][disc(shape, z + (20, 13), 5)] = 2
-            labels[t][disc(shape, z + (20, 27), 5)] = 3
+            labels[t][disc(shape, z + (20, 14), 5)] = 2
+            labels[t][disc(shape, z + (20, 26), 5)] = 3
         labels[t][disc(shape, z + (45, 45), 6)] = 4
         if t >= 2:
             labels[t][disc(shape, z + (50, 12), 5)] = 5

@@ -69,7 +69,7 @@ def _links(previous, current, min_iou: float, inside: float):
     return continued, {int(prev_ids[p]): [int(cur_ids[c]) for c in cs] for p, cs in divided.items()}
 
 
-def link_by_overlap(frame_labels, min_iou: float = 0.3, inside: float = 0.6,
+def link_by_overlap(frame_labels, min_iou: float = 0.3, inside: float = 0.5,
                     dtype=np.uint32) -> tuple[np.ndarray, Lineage]:
     """Link per-frame segmentations into tracks by overlap.
 
