@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from tracking_cases import dividing_cells
 
 from napari_sam2._napari.tracks import tracks_layer, tracks_layer_data
+from tracking_cases import dividing_cells
 
 
 def test_tracks_data_and_graph_build_a_tracks_layer():

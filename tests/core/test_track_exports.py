@@ -5,13 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import CountingArray
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.lineage import Lineage
-from napari_sam2.core.track_exports import (ctc_digits, ctc_lineage, frame_objects, read_ctc_folder,
-                                            write_ctc_folder, write_ctc_ground_truth)
+from napari_sam2.core.track_exports import (
+    ctc_digits,
+    ctc_lineage,
+    frame_objects,
+    read_ctc_folder,
+    write_ctc_folder,
+    write_ctc_ground_truth,
+)
 from napari_sam2.core.track_geff import read_geff, write_geff
-
-from conftest import CountingArray
 from tracking_cases import dividing_cells
 
 

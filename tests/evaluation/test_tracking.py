@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tracking_cases import dividing_cells
 
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.evaluation.linking import link_by_overlap
 from napari_sam2.evaluation.tracking import divisions, match_divisions, score_tracking
+from tracking_cases import dividing_cells
 
 
 def test_perfect_result_scores_one(tmp_path):

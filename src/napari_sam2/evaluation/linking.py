@@ -6,8 +6,10 @@ and the baseline ``napari-sam2 track`` is measured against
 
 * a division: two or more objects of frame ``t`` lie mostly inside one
   object of frame ``t - 1`` (at least ``inside`` of their area, and that
-  object is the one they overlap most); the mother's track ends and each
-  daughter starts a new track with the mother as parent;
+  object is the one they overlap most) and none of them is that object
+  continued (IoU with it below ``continue_iou``: a daughter is about half
+  its mother); the mother's track ends and each daughter starts a new track
+  with the mother as parent;
 * otherwise objects are paired one to one by IoU (Hungarian assignment,
   pairs below ``min_iou`` rejected) and a paired object continues its track;
 * an unpaired object starts a new track.
@@ -45,7 +47,7 @@ def overlap_table(previous: np.ndarray, current: np.ndarray):
     return prev_ids[prev_keep], cur_ids[cur_keep], table, prev_area, cur_area
 
 
-def _links(previous, current, min_iou: float, inside: float):
+def _links(previous, current, min_iou: float, inside: float, continue_iou: float):
     """``(continued {cur: prev}, divided {prev: [cur, ...]})`` between two frames (their ids)."""
     from scipy.optimize import linear_sum_assignment
 
@@ -58,9 +60,9 @@ def _links(previous, current, min_iou: float, inside: float):
         p = best_prev[c]
         if table[p, c] >= inside * cur_area[c]:
             divided.setdefault(p, []).append(c)
-    divided = {p: cs for p, cs in divided.items() if len(cs) >= 2}
-    taken = {c for cs in divided.values() for c in cs}
     iou = table / (prev_area[:, None] + cur_area[None, :] - table)
+    divided = {p: cs for p, cs in divided.items() if len(cs) >= 2 and iou[p, cs].max() < continue_iou}
+    taken = {c for cs in divided.values() for c in cs}
     iou[list(divided)] = 0
     iou[:, list(taken)] = 0
     rows, cols = linear_sum_assignment(-iou)
@@ -70,7 +72,7 @@ def _links(previous, current, min_iou: float, inside: float):
 
 
 def link_by_overlap(frame_labels, min_iou: float = 0.3, inside: float = 0.5,
-                    dtype=np.uint32) -> tuple[np.ndarray, Lineage]:
+                    continue_iou: float = 0.6, dtype=np.uint32) -> tuple[np.ndarray, Lineage]:
     """Link per-frame segmentations into tracks by overlap.
 
     Parameters
@@ -83,6 +85,8 @@ def link_by_overlap(frame_labels, min_iou: float = 0.3, inside: float = 0.5,
     inside : float
         Fraction of an object's area inside one previous object for it to
         count as that object's daughter (two or more daughters = a division).
+    continue_iou : float
+        A daughter this similar (IoU) to the object continues it: no division.
     dtype : numpy dtype
         Integer dtype of the returned stack.
 
@@ -112,8 +116,8 @@ def link_by_overlap(frame_labels, min_iou: float = 0.3, inside: float = 0.5,
         if raw.shape != first.shape:
             raise InputError(f"frame {t} has shape {raw.shape}, frame 0 {first.shape}; "
                              "every frame's labels must have the same shape")
-        continued, divided = ({}, {}) if previous_raw is None else _links(previous_raw, raw,
-                                                                           min_iou, inside)
+        continued, divided = ({}, {}) if previous_raw is None else _links(
+            previous_raw, raw, min_iou, inside, continue_iou)
         new_mapping = {}
         for cur, prev in continued.items():
             new_mapping[cur] = mapping[prev]
