@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_sam2.core.synthetic import synthetic_timelapse, synthetic_tracking
-from napari_sam2.core.track_exports import presence
+from napari_sam2.core.track_nodes import presence
 
 
 def test_same_stacks_as_synthetic_timelapse():

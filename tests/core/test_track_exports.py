@@ -13,10 +13,11 @@ from napari_sam2.core.track_exports import (
     ctc_lineage,
     frame_objects,
     read_ctc_folder,
+    read_geff,
     write_ctc_folder,
     write_ctc_ground_truth,
+    write_geff,
 )
-from napari_sam2.core.track_geff import read_geff, write_geff
 from tracking_cases import dividing_cells
 
 
@@ -120,8 +121,17 @@ def test_geff_3d_and_bad_input(tmp_path):
     with pytest.raises(InputError, match="already exists"):
         write_geff(labels, lineage, path)
     with pytest.raises(InputError, match="axes"):
-        write_geff(labels, lineage, tmp_path / "u.geff", axes="tyx")
+        write_geff(labels, lineage, tmp_path / "u.geff", axes="tyxc")
     with pytest.raises(InputError, match="scale"):
         write_geff(labels, lineage, tmp_path / "v.geff", scale=(1, 1))
     write_geff(labels, Lineage(), path, overwrite=True)
     assert not read_geff(path)[0].edges()
+
+
+def test_geff_axis_names_from_the_label_store(tmp_path):
+    labels, lineage = dividing_cells()
+    path = write_geff(labels, lineage, tmp_path / "list.geff", axes=["T", "Y", "X"], scale=[1, 2, 2])
+    assert read_geff(path)[0].to_ctc_text() == lineage.to_ctc_text()
+    planes = write_geff(labels, lineage, tmp_path / "z.geff", axes="zyx")  # a z-stack's planes tracked
+    back, nodes = read_geff(planes)
+    assert back.to_ctc_text() == lineage.to_ctc_text() and np.array_equal(nodes["z"], nodes["t"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.lineage import Lineage
-from ..core.track_exports import track_nodes
+from ..core.track_nodes import track_nodes
 
 __all__ = ["tracks_layer_data", "tracks_layer"]
 

@@ -91,7 +91,7 @@ def synthetic_tracking(n_frames: int = 20, shape: tuple[int, int] = (256, 256), 
         it); a daughter's parent is its mother when the mother was visible.
     """
     from .lineage import Lineage, Track
-    from .track_exports import presence
+    from .track_nodes import presence
 
     images, labels, parents = _simulate(n_frames, shape, n_cells, seed, divisions, **options)
     frames = presence(labels)

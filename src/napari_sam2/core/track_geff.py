@@ -14,19 +14,20 @@ import numpy as np
 
 from .errors import InputError
 from .lineage import Lineage, Track
-from .track_exports import track_nodes
+from .track_nodes import track_nodes
 
 __all__ = ["write_geff", "read_geff", "geff_graph"]
 
 _EXTRA_KEY = "napari_sam2"
 
 
-def _axis_names(ndim: int, axes: str | None) -> list[str]:
+def _axis_names(ndim: int, axes) -> list[str]:
+    """Axis letters, frame axis first (``t``, or e.g. ``z`` when a z-stack's planes were tracked)."""
     expected = "tyx" if ndim == 3 else "tzyx"
-    names = list((axes or expected).lower())
-    if len(names) != ndim or set(names) != set(expected) or names[0] != "t":
+    names = [str(a).lower() for a in (axes or expected)]
+    if len(names) != ndim or len(set(names)) != ndim or not set(names[1:]) <= set("zyx"):
         raise InputError(f"axes {axes!r} do not describe a {ndim}D label stack: give "
-                         f"{expected!r} (time first)", fix=("axes", None))
+                         f"{expected!r} (the frame axis first)", fix=("axes", None))
     return names
 
 
@@ -80,8 +81,9 @@ def write_geff(labels, lineage: Lineage | None, path, axes: str | None = None, s
         ``extra``); None: no divisions, nothing reviewed.
     path : str or Path
         The ``.geff`` / ``.zarr`` folder to write.
-    axes : str, optional
-        Axis letters of ``labels`` (``"tyx"`` or ``"tzyx"``, the default).
+    axes : str or sequence of str, optional
+        Axis letters of ``labels``, frame axis first (default ``"tyx"`` or
+        ``"tzyx"``); a z-stack tracked plane by plane is ``"zyx"``.
     scale : sequence of float, optional
         Physical size of a step along each axis (frame interval, pixel size),
         stored as the axes' ``scale``; positions stay in pixels and frames.
@@ -91,8 +93,9 @@ def write_geff(labels, lineage: Lineage | None, path, axes: str | None = None, s
     Returns
     -------
     Path
-        ``path``. Node properties: ``t``, (``z``,) ``y``, ``x`` (centroid),
-        ``area`` (pixels), ``track_id``, ``reviewed``.
+        ``path``. Node properties: ``t`` (the frame; named after the first
+        axis), (``z``,) ``y``, ``x`` (centroid), ``area`` (pixels),
+        ``track_id``, ``reviewed``.
 
     Raises
     ------
@@ -113,12 +116,12 @@ def write_geff(labels, lineage: Lineage | None, path, axes: str | None = None, s
                          fix=("overwrite", True))
     lineage = lineage or Lineage()
     nodes, edges = geff_graph(labels, lineage)
-    props = {"t": nodes["t"].astype(np.int64)}
+    props = {names[0]: nodes["t"].astype(np.int64)}
     for k, name in enumerate(names[1:]):  # centroid columns follow the label axes after t
         props[name] = nodes["centroid"][:, k]
     props |= {"area": nodes["area"], "track_id": nodes["track_id"], "reviewed": nodes["reviewed"]}
     node_props = {k: {"values": np.asarray(v), "missing": None} for k, v in props.items()}
-    kinds = {"t": ("time", "frame")} | {a: ("space", "pixel") for a in "zyx"}
+    kinds = {a: ("space", "pixel") for a in "zyx"} | {"t": ("time", "frame")}
     axis_list = [Axis(name=a, type=kinds[a][0], unit=kinds[a][1],
                       scale=None if scale is None else float(scale[n])) for n, a in enumerate(names)]
     one_daughter = any(len(lineage.daughters(i)) == 1 for i in lineage.tracks)
@@ -130,7 +133,7 @@ def write_geff(labels, lineage: Lineage | None, path, axes: str | None = None, s
         import shutil
 
         shutil.rmtree(path)
-    write_arrays(str(path), np.arange(len(props["t"]), dtype=np.uint64), node_props,
+    write_arrays(str(path), np.arange(len(nodes["t"]), dtype=np.uint64), node_props,
                  edges.astype(np.uint64).reshape(-1, 2), None, metadata)
     return path
 
@@ -157,9 +160,12 @@ def read_geff(path) -> tuple[Lineage, dict]:
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise InputError(f"{path} is not a readable GEFF: {err}") from None
     nodes = {k: np.asarray(v["values"]) for k, v in graph["node_props"].items()}
-    if "track_id" not in nodes or "t" not in nodes:
-        raise InputError(f"{path}: the nodes have no 'track_id' and 't' properties; "
+    axes = graph["metadata"].axes
+    frame = axes[0].name if axes else "t"
+    if "track_id" not in nodes or frame not in nodes:
+        raise InputError(f"{path}: the nodes have no 'track_id' and '{frame}' properties; "
                          "only track graphs with a track id per node can be read as a lineage")
+    nodes["t"] = nodes[frame]
     nodes["node_id"] = np.asarray(graph["node_ids"])
     nodes["edges"] = np.asarray(graph["edge_ids"]).reshape(-1, 2)
     row = {int(n): k for k, n in enumerate(nodes["node_id"])}
