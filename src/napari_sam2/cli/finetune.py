@@ -15,6 +15,8 @@ examples:
   napari-sam2 finetune ... --out my-model --steps 4000 --resume     # continue a run
 
 Labels are instance labels with ids consistent over time (0 = background).
+A `napari-sam2 track` output (.zarr with its lineage) trains on its reviewed
+tracks only, when any track is marked reviewed (all tracks otherwise).
 With two or more stacks the last one is held out for evaluation; with one,
 its last 20 % of frames. The result loads like any model: --model my-model.
 """
@@ -30,7 +32,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--images", nargs="+", default=[], metavar="IMG",
                    help="image stacks (T, Y, X): .tif/.tiff, .zarr, .npy; 2D images count as one frame")
-    p.add_argument("--labels", nargs="+", default=[], metavar="LBL", help="label stacks, one per image")
+    p.add_argument("--labels", nargs="+", default=[], metavar="LBL",
+                   help="label stacks, one per image; a `track` output keeps its reviewed tracks only")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="add N generated synthetic time-lapses to the training data")
     p.add_argument("--base", default="random:tiny",
@@ -125,6 +128,8 @@ def _read_pair(image_path: str, labels_path: str, axis):
     import numpy as np
 
     from ..core.io import default_axes, open_image, parse_axis
+    from ..core.track_exports import read_lineage
+    from ..training.data import reviewed_only
 
     arrays = []
     for path in (image_path, labels_path):
@@ -136,7 +141,10 @@ def _read_pair(image_path: str, labels_path: str, axis):
             raise InputError(f"{path}: expected a (T, Y, X) stack of grey frames, got shape {data.shape}")
         frame_axis = parse_axis(axis, axes, "--axis") if axis is not None else default_axes(axes, 3)[0]
         arrays.append(np.moveaxis(np.asarray(data), frame_axis, 0))
-    return arrays[0], arrays[1], image_path
+    labels, note = reviewed_only(arrays[1], read_lineage(labels_path))
+    if note:
+        print(f"{labels_path}: {note}", file=sys.stderr)
+    return arrays[0], labels, image_path
 
 
 def _split(pairs):

@@ -118,6 +118,10 @@ class Lineage:
         """``(parent, daughter)`` pairs."""
         return sorted((t.parent, t.track_id) for t in self.tracks.values() if t.parent)
 
+    def reviewed_ids(self) -> list[int]:
+        """Ids of the tracks a person marked reviewed, ascending."""
+        return sorted(i for i, t in self.tracks.items() if t.reviewed)
+
     def review_list(self) -> list[Flag]:
         """Flags, most severe first (then by frame and track)."""
         return sorted(self.flags, key=lambda f: (-f.severity, f.frame, f.track_id))

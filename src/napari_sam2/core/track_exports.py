@@ -22,7 +22,8 @@ from .track_geff import read_geff, write_geff
 from .track_nodes import check_stack, frame_objects, presence, track_nodes
 
 __all__ = ["frame_objects", "track_nodes", "presence", "ctc_lineage", "write_ctc_folder",
-           "write_ctc_ground_truth", "read_ctc_folder", "ctc_digits", "write_geff", "read_geff"]
+           "write_ctc_ground_truth", "read_ctc_folder", "ctc_digits", "write_geff", "read_geff",
+           "read_lineage"]
 
 UINT16_MAX = int(np.iinfo(np.uint16).max)
 
@@ -198,3 +199,33 @@ def read_ctc_folder(folder) -> tuple[np.ndarray, Lineage]:
             return np.stack([tifffile.imread(f) for f in files]).astype(np.uint16), lineage
     raise InputError(f"{folder} is not a CTC folder: expected mask*.tif with res_track.txt "
                      "or man_track*.tif with man_track.txt")
+
+
+def read_lineage(path) -> Lineage | None:
+    """The lineage stored with a track output (``napari-sam2 track``'s ``.zarr`` label store).
+
+    Parameters
+    ----------
+    path : str or Path
+        A zarr label array whose ``napari_sam2`` attributes hold ``lineage``
+        (:meth:`~.lineage.Lineage.to_dict`), or a CTC folder (its track file).
+
+    Returns
+    -------
+    Lineage or None
+        None when ``path`` carries no lineage (any other label file).
+    """
+    path = Path(path)
+    if path.is_dir() and (any(path.glob("mask*.tif")) or (path / "TRA").is_dir()):
+        return read_ctc_folder(path)[1]
+    if not (path.is_dir() and ((path / "zarr.json").exists() or (path / ".zattrs").exists())):
+        return None
+    import zarr
+
+    try:
+        attrs = dict(zarr.open(str(path), mode="r").attrs)
+    except Exception:  # noqa: BLE001 - not a zarr we can read: no lineage
+        return None
+    block = attrs.get("napari_sam2") or {}
+    data = block.get("lineage") if isinstance(block, dict) else None
+    return Lineage.from_dict(data) if data else None

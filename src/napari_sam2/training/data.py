@@ -17,7 +17,7 @@ import numpy as np
 from ..core.frames import FrameSource, InputError
 from ..core.geometry import FrameGeometry
 
-__all__ = ["TrainStack", "ClipBatch", "prepare_stack", "synthetic_stacks", "sample_batch",
+__all__ = ["TrainStack", "ClipBatch", "prepare_stack", "reviewed_only", "synthetic_stacks", "sample_batch",
            "click_prompt", "box_prompt", "sample_corrective_click"]
 
 MIN_AREA = 12  # pixels at model resolution: smaller objects are not prompted
@@ -84,6 +84,35 @@ def prepare_stack(image, labels, image_size: int, name: str = "stack") -> TrainS
     resized = F.interpolate(torch.from_numpy(labels.astype(np.float32))[:, None],
                             size=(image_size, image_size), mode="nearest-exact")
     return TrainStack(frames, resized[:, 0].numpy().astype(np.uint16), name)
+
+
+def reviewed_only(labels, lineage) -> tuple[np.ndarray, str]:
+    """The labels of a track output to train on: only its reviewed tracks, when any is reviewed.
+
+    Parameters
+    ----------
+    labels : array-like of int (T, Y, X)
+        A ``napari-sam2 track`` label stack (ids = track ids).
+    lineage : Lineage or None
+        Its lineage (:func:`~napari_sam2.core.track_exports.read_lineage`).
+
+    Returns
+    -------
+    labels : numpy array
+        Unreviewed tracks set to 0 (not sampled as training objects) when
+        at least one track is reviewed; otherwise ``labels`` unchanged.
+    note : str
+        What was kept, for the log ("" without a lineage).
+    """
+    labels = np.asarray(labels)
+    if lineage is None or not lineage.tracks:
+        return labels, ""
+    reviewed = lineage.reviewed_ids()
+    if not reviewed:
+        return labels, f"no track marked reviewed: training on all {len(lineage.tracks)} tracks"
+    keep = np.isin(labels, reviewed)
+    return np.where(keep, labels, 0).astype(labels.dtype), \
+        f"training on the {len(reviewed)} reviewed tracks of {len(lineage.tracks)}"
 
 
 def synthetic_stacks(n: int, seed: int, image_size: int, n_frames: int = 16, progress: bool = False):
