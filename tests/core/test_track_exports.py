@@ -121,7 +121,7 @@ def test_geff_3d_and_bad_input(tmp_path):
     with pytest.raises(InputError, match="already exists"):
         write_geff(labels, lineage, path)
     with pytest.raises(InputError, match="axes"):
-        write_geff(labels, lineage, tmp_path / "u.geff", axes="tyxc")
+        write_geff(labels, lineage, tmp_path / "u.geff", axes="tyx")  # 3 letters for a 4D stack
     with pytest.raises(InputError, match="scale"):
         write_geff(labels, lineage, tmp_path / "v.geff", scale=(1, 1))
     write_geff(labels, Lineage(), path, overwrite=True)
@@ -135,3 +135,5 @@ def test_geff_axis_names_from_the_label_store(tmp_path):
     planes = write_geff(labels, lineage, tmp_path / "z.geff", axes="zyx")  # a z-stack's planes tracked
     back, nodes = read_geff(planes)
     assert back.to_ctc_text() == lineage.to_ctc_text() and np.array_equal(nodes["z"], nodes["t"])
+    unnamed = write_geff(labels, lineage, tmp_path / "q.geff", axes="QYX")  # tifffile's unnamed axis
+    assert {"t", "y", "x"} <= set(read_geff(unnamed)[1])

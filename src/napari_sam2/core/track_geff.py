@@ -22,13 +22,19 @@ _EXTRA_KEY = "napari_sam2"
 
 
 def _axis_names(ndim: int, axes) -> list[str]:
-    """Axis letters, frame axis first (``t``, or e.g. ``z`` when a z-stack's planes were tracked)."""
+    """Axis names, frame axis first: ``t`` (or ``z`` when a z-stack's planes were tracked), then z, y, x.
+
+    Letters that name no time or space axis (tifffile's ``Q`` for an unnamed
+    axis) fall back to ``t`` for the frame axis and ``(z,) y, x`` for the others.
+    """
     expected = "tyx" if ndim == 3 else "tzyx"
     names = [str(a).lower() for a in (axes or expected)]
-    if len(names) != ndim or len(set(names)) != ndim or not set(names[1:]) <= set("zyx"):
+    if len(names) != ndim:
         raise InputError(f"axes {axes!r} do not describe a {ndim}D label stack: give "
                          f"{expected!r} (the frame axis first)", fix=("axes", None))
-    return names
+    spatial = names[1:] if set(names[1:]) <= set("zyx") and len(set(names[1:])) == ndim - 1 \
+        else list(expected[1:])
+    return ["z" if names[0] == "z" and "z" not in spatial else "t", *spatial]
 
 
 def geff_graph(labels, lineage: Lineage | None = None) -> tuple[dict, np.ndarray]:
