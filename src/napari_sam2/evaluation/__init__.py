@@ -7,4 +7,6 @@
 - :mod:`.stack`: per-frame scores of a label stack against ground truth.
 - :mod:`.matching`: predicted objects paired with true ones (overlap or id); is the truth tracked?
 - :mod:`.objects`: per-object IoU not dominated by empty frames (``evaluate iou``, the widget, demo).
+- :mod:`.tracking`: CTC DET/SEG/TRA and division recall/precision of labels with a lineage.
+- :mod:`.linking`: the baseline tracker: per-frame segmentations linked by overlap.
 """
