@@ -32,15 +32,25 @@ def frame_objects(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Pixels (voxels) per id.
     centroids : float64 array (N, frame.ndim)
         Mean pixel coordinate per id, in ``frame``'s axis order.
+
+    Each object is measured inside its bounding box, so memory stays at
+    the size of the largest cell's box, not a coordinate grid per frame.
     """
+    from scipy import ndimage
+
     frame = np.asarray(frame)
-    ids, inverse = np.unique(frame.ravel(), return_inverse=True)
-    areas = np.bincount(inverse, minlength=len(ids))
-    grids = np.unravel_index(np.arange(frame.size), frame.shape)
-    centroids = np.stack([np.bincount(inverse, weights=g, minlength=len(ids)) for g in grids], axis=1)
-    centroids /= np.maximum(areas, 1)[:, None]
-    keep = ids != 0
-    return ids[keep].astype(np.int64), areas[keep].astype(np.int64), centroids[keep]
+    if frame.dtype.kind == "u" and frame.dtype.itemsize >= 8 or frame.dtype == np.bool_:
+        frame = frame.astype(np.int64)
+    ids, areas, centroids = [], [], []
+    for i, box in enumerate(ndimage.find_objects(frame), 1):
+        if box is None:
+            continue
+        coords = np.nonzero(frame[box] == i)
+        ids.append(i)
+        areas.append(len(coords[0]))
+        centroids.append([c.mean() + s.start for c, s in zip(coords, box, strict=True)])
+    return (np.array(ids, np.int64), np.array(areas, np.int64),
+            np.array(centroids, float).reshape(len(ids), frame.ndim))
 
 
 def track_nodes(labels) -> dict[str, np.ndarray]:
