@@ -76,7 +76,7 @@ class TrackAll:
         self.lineage = Lineage()
         self.checks = FrameChecks(self.lineage, self.params, session.source.frame_shape)
         self._next_id = 1
-        self._seed_frame = 0
+        self._born_backward: set[int] = set()
 
     # ------------------------------------------------------------------ seeds
     def find_seeds(self, frame: int, free: np.ndarray | None = None) -> list[np.ndarray]:
@@ -114,7 +114,6 @@ class TrackAll:
             raise InputError(f"no cells found on frame {frame}: nothing to track (give seeds from labels, "
                              "or lower the seed thresholds)")
         check_seed_count(len(seeds))
-        self._seed_frame = frame
         self._next_id = max(seeds) + 1
         for obj_id, mask in sorted(seeds.items()):
             session.add_mask(obj_id, frame, mask)
@@ -138,10 +137,9 @@ class TrackAll:
         session, reverse = self.session, direction == "backward"
         frames = range(start - 1, -1, -1) if reverse else range(start + 1, n)
         if direction == "forward":  # objects found going backward are not followed forward
-            for obj_id in [i for i, t in self.lineage.tracks.items() if t.start < start]:
-                if obj_id in session.objects:
-                    session.stop(obj_id, "forward")
-        active = [i for i in self.lineage.tracks if i in session.objects and self._moves(i, direction, start)]
+            for obj_id in self._born_backward & set(session.objects):
+                session.stop(obj_id, "forward")
+        active = [i for i in self.lineage.tracks if i in session.objects and not self._stopped(i, direction)]
         self.checks.start_pass(np.asarray(session.labels[start]), reverse)
         last_seeded, covered_then = start, None
         for frame in frames:
@@ -170,9 +168,6 @@ class TrackAll:
             active = [i for i in self.lineage.tracks if i in session.objects
                       and not self._stopped(i, direction)]
             yield step
-
-    def _moves(self, obj_id: int, direction: str, start: int) -> bool:
-        return not self._stopped(obj_id, direction)
 
     def _stopped(self, obj_id: int, direction: str) -> bool:
         obj = self.session.objects[obj_id]
@@ -231,6 +226,8 @@ class TrackAll:
                 self.lineage.add(obj_id, frame)
                 self.checks.born(obj_id, frame)
                 new.append(obj_id)
+                if reverse:
+                    self._born_backward.add(obj_id)
                 labels = np.asarray(self.session.labels[frame])
             elif not reverse:
                 parent = self.checks.takeover(mask, labels, frame)
