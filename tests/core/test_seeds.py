@@ -15,7 +15,7 @@ from napari_sam2.core.seeds import (
     seeds_from_labels,
     stability_score,
 )
-from tests.world import WorldTracker, disk, world_with_events
+from world import WorldTracker, disk, world_with_events
 
 
 def test_grid_points_cover_the_frame_and_skip_covered_pixels():

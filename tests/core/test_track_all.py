@@ -9,7 +9,7 @@ from napari_sam2.core.frames import FrameSource
 from napari_sam2.core.seeds import SeedParams
 from napari_sam2.core.session import Session
 from napari_sam2.core.track_all import TrackAll, TrackParams
-from tests.world import WorldTracker, world_with_events
+from world import WorldTracker, world_with_events
 
 PARAMS = TrackParams(seed_every=2, seeds=SeedParams(points_per_side=16, min_area=20))
 

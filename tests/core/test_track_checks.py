@@ -5,7 +5,7 @@ import numpy as np
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.records import FrameResult
 from napari_sam2.core.track_checks import FrameChecks, TrackParams
-from tests.world import disk
+from world import disk
 
 SHAPE = (80, 80)
 

@@ -28,7 +28,7 @@ import numpy as np
 from .errors import InputError
 from .lineage import Lineage
 from .records import FrameResult
-from .seeds import check_seed_count, grid_seeds
+from .seeds import MAX_SEEDS, check_seed_count, grid_seeds
 from .sink import LABEL_DTYPE
 from .track_checks import FrameChecks, TrackParams
 
@@ -214,12 +214,15 @@ class TrackAll:
         if not free.any():
             return labels, [], []
         new, divided = [], []
+        direction = "backward" if reverse else "forward"
+        room = MAX_SEEDS - sum(1 for t in self.lineage.tracks if t in self.session.objects
+                               and not self._stopped(t, direction))
         for mask in self.find_seeds(frame, free):
             on = labels[mask]
             share = np.count_nonzero(on) / max(mask.sum(), 1)
             if share <= 1 - params.new_free:
                 own = mask & (labels == 0)
-                if own.sum() < params.seeds.min_area:
+                if own.sum() < params.seeds.min_area or len(new) >= room:  # at most MAX_SEEDS at once
                     continue
                 obj_id = self._new_id()
                 self.session.add_mask(obj_id, frame, own)
@@ -235,6 +238,4 @@ class TrackAll:
                     cell = labels == parent
                     labels = self._divide(parent, frame, (cell & mask, cell & ~mask), labels)
                     divided.append(parent)
-        check_seed_count(len([t for t in self.lineage.tracks if t in self.session.objects
-                              and not self._stopped(t, "backward" if reverse else "forward")]))
         return labels, new, divided
