@@ -30,6 +30,23 @@ def disks(shape, n, radius=12):
     return [(rr - r) ** 2 + (cc - c) ** 2 <= radius ** 2 for r, c in centres]
 
 
+def module_timers(model):
+    """Seconds spent in the model's main modules (forward hooks), filled while propagating."""
+    spent, started, handles = {}, {}, []
+    for name in ("vision_encoder", "memory_attention", "mask_decoder", "memory_encoder"):
+        module = getattr(model, name)
+        spent[name] = 0.0
+
+        def before(mod, args, name=name):
+            started[name] = time.perf_counter()
+
+        def after(mod, args, out, name=name):
+            spent[name] += time.perf_counter() - started.pop(name)
+
+        handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+    return spent, handles
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", default="10,50,100")
@@ -54,7 +71,7 @@ def main() -> None:
           f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
     print("machine: 2-core AMD EPYC VM, AVX2, no AVX512-BF16, fp32, no GPU")
     print(f"{'objects':>7} {'prompt s':>8} {'s/frame':>8} {'s/frame/obj':>11} {'checks s':>8} "
-          f"{'100 frames min':>14}")
+          f"{'100 frames min':>14}  s/frame in: modules")
     rows = []
     for n in (int(x) for x in args.objects.split(",")):
         session = Session.from_array(image, model=loaded)
@@ -63,9 +80,12 @@ def main() -> None:
         for i, mask in enumerate(masks, 1):
             session.add_mask(i, 0, mask)
         prompt = time.perf_counter() - t0
+        spent, handles = module_timers(loaded.model)
         t0 = time.perf_counter()
         results = list(session.propagate("forward"))
         per_frame = (time.perf_counter() - t0) / len(results)
+        for handle in handles:
+            handle.remove()
         labels = np.zeros(shape, np.uint16)
         for i, mask in enumerate(masks, 1):
             labels[mask] = i
@@ -81,7 +101,8 @@ def main() -> None:
         check_s = time.perf_counter() - t0
         total = (per_frame + check_s) * 99 / 60 + prompt / 60
         rows.append((n, per_frame))
-        print(f"{n:7d} {prompt:8.2f} {per_frame:8.2f} {per_frame / n:11.3f} {check_s:8.3f} {total:14.1f}")
+        print(f"{n:7d} {prompt:8.2f} {per_frame:8.2f} {per_frame / n:11.3f} {check_s:8.3f} {total:14.1f}  "
+              + ", ".join(f"{k} {v / len(results):.2f}" for k, v in spent.items()))
     if len(rows) > 1:
         (n0, t0_), (n1, t1) = rows[0], rows[-1]
         slope = (t1 - t0_) / (n1 - n0)
