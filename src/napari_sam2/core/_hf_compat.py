@@ -20,7 +20,7 @@ __all__ = [
     "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object", "object_ids",
     "object_index", "object_outputs", "run_frame", "encode_memories", "encode_memory",
     "prepare_vision_features", "store_output", "encodes_memory_per_object", "rotate_pairwise",
-    "choosing_candidates", "drop_output",
+    "choosing_candidates", "drop_output", "recording_ious", "decode_points",
 ]
 
 #: the transformers release these calls were checked against (tests pass with it)
@@ -160,3 +160,59 @@ def choosing_candidates(model, choose):
         yield
     finally:
         handle.remove()
+
+
+@contextmanager
+def recording_ious(model):
+    """While active, each mask-decoder call appends the predicted IoU of the candidate it keeps.
+
+    The list of these IoUs is what the context yields.
+
+    Reads only: one hook before every other (the decoder's own scores) and one
+    after (the scores a :func:`choosing_candidates` hook may have raised), so
+    the kept candidate is the one transformers keeps (the highest final score).
+    """
+    recorded: list[float] = []
+    original: list = []
+
+    def before(module, args, output):
+        original.append(output[1][0, 0].float().cpu())
+
+    def after(module, args, output):
+        final = output[1][0, 0].float().cpu()
+        recorded.append(float(original.pop()[int(final.argmax())]))
+
+    first = model.mask_decoder.register_forward_hook(before, prepend=True)
+    last = model.mask_decoder.register_forward_hook(after)
+    try:
+        yield recorded
+    finally:
+        first.remove()
+        last.remove()
+
+
+def decode_points(model, session, frame: int, points_xy):
+    """Single positive points on one frame, each its own prompt, decoded at once (no memory).
+
+    ``points_xy`` is ``(n, 2)`` model-space ``(x, y)``. Returns the mask
+    decoder's candidates as CPU tensors: low-resolution logits ``(n, k, h, w)``,
+    predicted IoUs ``(n, k)`` and presence logits ``(n,)`` (multimask output,
+    the image embedding with SAM2's no-memory embedding as on a first prompt).
+    """
+    import torch
+
+    features, _ = model._prepare_vision_features(session, frame, batch_size=1)
+    sizes = model.backbone_feature_sizes
+    high_res = [x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+                for x, s in zip(features[:-1], sizes[:-1], strict=True)]
+    last = features[-1] + model.no_memory_embedding
+    image = last.permute(1, 2, 0).view(1, model.hidden_dim, *sizes[-1])
+    points = torch.as_tensor(points_xy, dtype=image.dtype, device=image.device).reshape(1, -1, 1, 2)
+    labels = torch.ones(points.shape[:3], dtype=torch.int32, device=image.device)
+    sparse, dense = model.prompt_encoder(input_points=points, input_labels=labels, input_boxes=None,
+                                         input_masks=None)
+    masks, ious, _, presence = model.mask_decoder(
+        image_embeddings=image, image_positional_embeddings=model.get_image_wide_positional_embeddings(),
+        sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=True,
+        high_resolution_features=high_res)
+    return masks[0].float().cpu(), ious[0].float().cpu(), presence[0].reshape(-1).float().cpu()

@@ -49,6 +49,9 @@ class FrameResult:
         Object presence probability (0..1) from the model.
     labels : uint16 array (rows, cols)
         The frame's full label image, all objects included.
+    ious : float array (n_objects,)
+        The model's predicted IoU of each kept mask (NaN where it gives none:
+        mask prompts, test doubles).
     """
 
     frame: int
@@ -56,6 +59,11 @@ class FrameResult:
     masks: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
+    ious: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.ious is None:
+            object.__setattr__(self, "ious", np.full(len(self.object_ids), np.nan, np.float32))
 
 
 @dataclass

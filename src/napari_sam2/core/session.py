@@ -268,6 +268,17 @@ class Session:
         if direction in ("backward", "both"):
             yield from self._run(active, reverse=True)
 
+    def stop(self, obj_id: int, direction: Direction = "both") -> None:
+        """End ``obj_id``'s propagation in ``direction`` where it is (a lost or divided track).
+
+        :meth:`propagate` no longer computes it that way; its labels and prompts stay.
+        """
+        obj = self.objects[int(obj_id)]
+        if direction in ("forward", "both"):
+            obj.forward_done = self.source.n_frames - 1
+        if direction in ("backward", "both"):
+            obj.backward_done = 0
+
     def pending_frames(self, direction: Direction = "both") -> int:
         """How many frames :meth:`propagate` would compute (for progress bars)."""
         objs = [o for o in self.objects.values() if o.anchor is not None]
@@ -311,7 +322,7 @@ class Session:
                 kept = [i for i, o in enumerate(computed) if self._alive(o)]  # removed mid-step
                 if len(kept) < len(computed):
                     computed = [computed[i] for i in kept]
-                    output = TrackOutput(output.logits[kept], output.presence[kept])
+                    output = TrackOutput(output.logits[kept], output.presence[kept], output.ious[kept])
                 result = self._store(frame, computed, output) if computed else None
             for obj in movers:
                 if reverse:
@@ -340,4 +351,5 @@ class Session:
         for obj, score in zip(objects, scores, strict=True):
             obj.presence[frame] = float(score)
         masks = labels[None] == ids[:, None, None]
-        return FrameResult(frame, tuple(int(i) for i in ids), masks, scores.astype(np.float32), labels)
+        return FrameResult(frame, tuple(int(i) for i in ids), masks, scores.astype(np.float32), labels,
+                           np.asarray(output.ious, np.float32))

@@ -52,10 +52,16 @@ class ObjectStep:
 
 @dataclass(frozen=True)
 class TrackOutput:
-    """Per-object low-resolution mask logits ``(n, h, w)`` and presence logits ``(n,)``."""
+    """Per-object low-resolution mask logits ``(n, h, w)``, presence logits ``(n,)`` and the
+    predicted IoU of each kept mask ``(n,)`` (NaN where the model gives none, e.g. mask prompts)."""
 
     logits: np.ndarray
     presence: np.ndarray
+    ious: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.ious is None:
+            object.__setattr__(self, "ious", np.full(len(self.presence), np.nan, np.float32))
 
 
 class Tracker(Protocol):
@@ -157,10 +163,13 @@ class TransformersTracker:
         with self._lock, torch.inference_mode(), self._autocast():
             if any(step.prompt is None or step.use_memory for step in steps):
                 self._encode_deferred()
-            outs, encode = [], []
+            outs, encode, ious = [], [], []
             for step in steps:
                 idx = hf.object_index(sess, step.obj_id)
-                out = self._run_object(idx, frame, step, reverse)
+                with hf.recording_ious(model) as recorded:
+                    out = self._run_object(idx, frame, step, reverse)
+                masked = step.prompt is not None and step.prompt.mask is not None
+                ious.append(recorded[-1] if recorded and not masked else np.nan)
                 outs.append(out)
                 encode.append((idx, out, step.prompt is not None))
             stored = apply_policy(self.memory, frame, reverse,
@@ -183,7 +192,19 @@ class TransformersTracker:
             presence = torch.cat(
                 [o["object_score_logits"].reshape(-1) for o in outs]
             ).float().cpu().numpy()
-        return TrackOutput(logits, presence)
+        return TrackOutput(logits, presence, np.array(ious, np.float32))
+
+    def decode_points(self, frame: int, points_xy: np.ndarray):
+        """Many single-point prompts on ``frame`` at once, without memory (automatic seeds).
+
+        Returns numpy ``(logits (n, k, h, w), ious (n, k), presence (n,))``: every
+        candidate of the multimask output (see :func:`._hf_compat.decode_points`).
+        """
+        import torch
+
+        with self._lock, torch.inference_mode(), self._autocast():
+            logits, ious, presence = hf.decode_points(self.model, self._session, frame, points_xy)
+        return logits.numpy(), ious.numpy(), presence.numpy()
 
     def _defer(self, frame: int, entries) -> None:
         """Keep what the memory encoder needs of prompted outputs, to run it later.

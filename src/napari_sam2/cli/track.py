@@ -1,0 +1,76 @@
+"""``napari-sam2 track``: track every cell of a time-lapse, with divisions, into labels and a lineage."""
+
+from __future__ import annotations
+
+import argparse
+
+from .options import add_memory_option, add_model_options, add_stack_options, parse_channels, stack_axes
+
+EXAMPLE = """\
+examples:
+  napari-sam2 track movie.tif --out tracks.zarr
+  napari-sam2 track movie.tif --out tracks.zarr --seeds cellpose_masks.tif --ctc movie_RES
+  napari-sam2 track movie.tif --out tracks.zarr --geff tracks.geff --preset fast
+
+Seeds: automatic (a grid of point prompts on the seed frame, filtered like
+SAM's automatic mask generator), or --seeds LABELS: a label image of one frame
+(or a label stack with the movie's frames: its --seed-frame is used), e.g.
+from Cellpose, StarDist or a manual annotation. Every object is propagated
+both ways from the seed frame; new cells are searched every few frames;
+a cell splitting in two becomes two daughter tracks with a parent link.
+
+OUT (.zarr) holds the labels (ids consistent over time) and, in its
+attributes (napari_sam2.lineage), the tracks, parents, review flags and each
+track's reviewed state. --ctc DIR writes the Cell Tracking Challenge result
+folder (mask*.tif + res_track.txt), --geff PATH the graph (GEFF).
+
+safety and interruptions: as `segment` (never over an input, one job per OUT,
+an existing OUT replaced only with --overwrite once the new one is complete).
+A complete OUT is refused; an unfinished one (cancelled, killed) is restarted
+with --resume (track keeps no checkpoint). napari-sam2 segment --status OUT
+tells how far a run got.
+"""
+
+
+def add_parser(sub) -> None:
+    """Register ``track`` on an ``argparse`` subparsers object."""
+    cmd = sub.add_parser(
+        "track", help="track every cell (automatic or labelled seeds), with divisions and a lineage",
+        description="Track every cell of a time-lapse: seeds, propagation, new cells, divisions, "
+                    "review flags.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument("image", help=".tif/.tiff (OME-TIFF too), .zarr (array or OME-Zarr) or .npy")
+    cmd.add_argument("--out", required=True, help="output label store (.zarr) with the lineage")
+    cmd.add_argument("--seeds", metavar="LABELS",
+                     help="label image (or stack) whose objects seed the tracks; default automatic")
+    cmd.add_argument("--seed-frame", type=int, default=0, metavar="N",
+                     help="the frame the seeds are on (default 0); tracking goes both ways from it")
+    cmd.add_argument("--ctc", metavar="DIR", help="also write a Cell Tracking Challenge result folder")
+    cmd.add_argument("--geff", metavar="PATH", help="also write the tracks as a GEFF graph (.geff/.zarr)")
+    add_stack_options(cmd)
+    add_model_options(cmd)
+    add_memory_option(cmd)
+    cmd.add_argument("--overwrite", action="store_true",
+                     help="replace an existing OUT (and --ctc/--geff), once the new labels are complete")
+    cmd.add_argument("--resume", action="store_true",
+                     help="restart the unfinished run on OUT (a complete OUT is refused)")
+    cmd.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run ``track``."""
+    from ..core.io import image_scale, open_image
+    from ..workflows.track import track_file
+
+    data, axes = open_image(args.image)
+    axis, channel_axis = stack_axes(args, axes, data.ndim, data.shape)
+    channels = parse_channels(args.channels)
+    summary = track_file(data, args.out, seeds=args.seeds, image_path=args.image, axis=axis,
+                         channel_axis=channel_axis, channels=channels, model=args.model,
+                         device=args.device, preset=args.preset, precision=args.precision,
+                         memory=args.memory, overwrite=args.overwrite, resume=args.resume,
+                         ctc=args.ctc, geff=args.geff, axes=axes,
+                         scale=image_scale(args.image, data.ndim), seed_frame=args.seed_frame)
+    print(summary)
+    return 0

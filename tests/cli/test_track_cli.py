@@ -1,0 +1,143 @@
+"""``napari-sam2 track``: outputs with the lineage, seeds from labels, safety, restart, bad input."""
+
+import importlib.machinery
+import sys
+import types
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from napari_sam2.cli import main
+from napari_sam2.core.lineage import Lineage
+from napari_sam2.core.synthetic import synthetic_timelapse
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("track")
+    image, truth = synthetic_timelapse(5, (96, 96), n_cells=4, seed=3, divisions=False)
+    tifffile.imwrite(folder / "movie.tif", image, imagej=True, metadata={"axes": "TYX"})
+    tifffile.imwrite(folder / "seeds.tif", truth[0])
+    return folder, truth
+
+
+def track(*args):
+    return main(["track", *map(str, args), "--model", "demo", "--device", "cpu"])
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Bad input must be refused before the model loads."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("napari_sam2.core.models.load_model", refuse)
+
+
+def stored(out):
+    meta = dict(zarr.open_array(str(out), mode="r").attrs)["napari_sam2"]
+    return meta, Lineage.from_dict(meta["lineage"])
+
+
+def test_automatic_seeds_write_labels_and_the_lineage(movie, tmp_path, capsys):
+    folder, _ = movie
+    out = tmp_path / "tracks.zarr"
+    assert track(folder / "movie.tif", "--out", out) == 0
+    assert "tracks from" in capsys.readouterr().out
+    labels = zarr.open_array(str(out), mode="r")[:]
+    meta, lineage = stored(out)
+    assert labels.shape == (5, 96, 96) and labels.any()
+    assert set(np.unique(labels)[1:]) <= set(lineage.tracks)
+    assert all(not t.reviewed for t in lineage.tracks.values())
+    assert meta["axes"] == "tyx" and not (tmp_path / "tracks.zarr.sam2-run").exists()
+    assert track(folder / "movie.tif", "--out", out) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert track(folder / "movie.tif", "--out", out, "--resume") == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_seeds_from_labels_keep_their_ids(movie, tmp_path):
+    folder, truth = movie
+    out = tmp_path / "seeded.zarr"
+    assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif") == 0
+    labels = zarr.open_array(str(out), mode="r")[:]
+    _, lineage = stored(out)
+    assert set(np.unique(labels[0])[1:]) == set(np.unique(truth[0])[1:])
+    first = {t for t in lineage.tracks if lineage.tracks[t].start == 0}
+    assert first == set(np.unique(truth[0])[1:].tolist())
+
+
+def test_an_unfinished_run_is_refused_then_restarted_by_resume(movie, tmp_path, monkeypatch, capsys):
+    from napari_sam2.core.track_all import TrackAll
+
+    folder, _ = movie
+    out = tmp_path / "cut.zarr"
+    original = TrackAll.run
+
+    def cut(self, *args, **kwargs):
+        for step in original(self, *args, **kwargs):
+            yield step
+            if step.frame == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrackAll, "run", cut)
+    assert track(folder / "movie.tif", "--out", out) == 130
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.setattr(TrackAll, "run", original)
+    assert track(folder / "movie.tif", "--out", out) == 2
+    assert "unfinished run" in capsys.readouterr().err
+    assert track(folder / "movie.tif", "--out", out, "--resume") == 0
+    _, lineage = stored(out)
+    assert lineage.tracks and not (tmp_path / "cut.zarr.sam2-run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "wrong.tif"], "has shape (50, 60), the frames are (96, 96)"),
+    (["--seeds", "huge.tif"], "above 65535"),
+    (["--seeds", "missing.tif"], "does not exist"),
+    (["--ctc", "res"], "track_exports"),
+    (["--seed-frame", "9"], "frame 9 does not exist"),
+])
+def test_bad_input_is_one_line_before_the_model(movie, tmp_path, no_model, capsys, args, message):
+    folder, _ = movie
+    tifffile.imwrite(tmp_path / "wrong.tif", np.ones((50, 60), np.uint16))
+    tifffile.imwrite(tmp_path / "huge.tif", np.full((96, 96), 70000, np.uint32))
+    args = [str(tmp_path / a) if a.endswith(".tif") or a == "res" else a for a in args]
+    assert track(folder / "movie.tif", "--out", tmp_path / "o.zarr", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_labels_output_must_be_zarr(movie, tmp_path, no_model, capsys):
+    folder, _ = movie
+    assert track(folder / "movie.tif", "--out", tmp_path / "o.tif") == 2
+    assert "name the output e.g. o.zarr" in capsys.readouterr().err
+
+
+def test_no_cells_found_writes_nothing(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "blank.tif", np.full((3, 64, 64), 100, np.uint16))
+    out = tmp_path / "none.zarr"
+    assert track(tmp_path / "blank.tif", "--out", out) == 2
+    assert "no cells found on frame 0" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "none.zarr.sam2-run").exists()
+
+
+def test_exports_are_called_with_the_labels_and_lineage(movie, tmp_path, monkeypatch):
+    folder, _ = movie
+    calls = []
+    fake = types.ModuleType("napari_sam2.core.track_exports")
+    fake.__spec__ = importlib.machinery.ModuleSpec(fake.__name__, None)
+    fake.write_ctc_folder = lambda labels, lineage, path: calls.append(("ctc", labels.shape, lineage, path))
+    fake.write_geff = lambda labels, lineage, path, axes=None, scale=None: calls.append(
+        ("geff", labels.shape, lineage, path, axes))
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    out = tmp_path / "e.zarr"
+    assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif",
+                 "--ctc", tmp_path / "res", "--geff", tmp_path / "g.geff") == 0
+    (ctc, shape, lineage, path), geff = calls
+    assert ctc == "ctc" and shape == (5, 96, 96) and path == tmp_path / "res"
+    assert lineage.to_dict() == stored(out)[1].to_dict()
+    assert geff[0] == "geff" and geff[3] == tmp_path / "g.geff" and geff[4] == "TYX"
