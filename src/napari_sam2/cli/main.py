@@ -11,12 +11,12 @@ import sys
 import warnings
 
 from ..core.errors import InputError
-from . import demo, evaluate, finetune, models, segment
+from . import batch, demo, evaluate, finetune, models, segment
 from .options import OPTION_WORDS
 
 __all__ = ["main"]
 
-COMMANDS = (segment, models, demo, evaluate, finetune)
+COMMANDS = (segment, batch, models, demo, evaluate, finetune)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ OPTION_WORDS = {
     "image_size": "--image-size",
     "allow_untracked": "--allow-untracked",
     "memory": "--memory",
+    "workers": "--workers",
 }
 
 

@@ -290,7 +290,7 @@ class _Connection:
         elif self.client is None:
             n = self.workers or default_workers()
             self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0" if _has_dashboard() else None,
+                                        dashboard_address=":0",
                                         silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
         import socket
@@ -304,6 +304,8 @@ class _Connection:
         self.description = f"{sum(hosts.values())} worker(s) on {where}"
         if "dashboard" in self.client.scheduler_info().get("services", {}):
             self.dashboard = self.client.dashboard_link
+            if not _has_dashboard():
+                self.dashboard += " (its pages need bokeh: pip install 'bokeh>=3.1')"
 
     def cancel(self, futures) -> None:
         if self.client is not None and futures:
