@@ -261,13 +261,14 @@ def plan_outputs(jobs: list[StackJob], resume: bool, overwrite: bool) -> None:
     for job in jobs:
         where = f"manifest row {job.row} ({job.image.name})"
         job.state = output_state(job.out)
+        if job.state == "unfinished" and not (resume or overwrite):
+            raise InputError(f"{where}: {job.out} holds an unfinished run; {{fix}} to continue it, "
+                             "or pass --overwrite to start over", fix=("resume", True))
         try:
-            check_output_path(job.out, (job.image, job.prompts), overwrite, exists_ok=resume)
+            check_output_path(job.out, (job.image, job.prompts), overwrite,
+                              exists_ok=resume or job.state == "unfinished")
         except InputError as err:
             raise InputError(f"{where}: {err.message}", fix=err.fix) from None
         if job.state == "foreign" and not overwrite:
             raise InputError(f"{where}: {job.out} exists and carries no napari-sam2 metadata; "
                              "move it away or {fix}", fix=("overwrite", True))
-        if job.state == "unfinished" and not (resume or overwrite):
-            raise InputError(f"{where}: {job.out} holds an unfinished run; {{fix}} to continue it, "
-                             "or pass --overwrite to start over", fix=("resume", True))
