@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import tifffile
-from batch_stacks import read_labels, write_manifest, write_stacks
 
+from batch_stacks import read_labels, write_manifest, write_stacks
 from napari_sam2.cli import main
 from napari_sam2.workflows.manifest import output_state
 from napari_sam2.workflows.segment import segment_file

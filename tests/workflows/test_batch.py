@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from batch_stacks import MODEL_ARGS, read_labels, write_manifest, write_stacks
 
+from batch_stacks import MODEL_ARGS, read_labels, write_manifest, write_stacks
 from napari_sam2.core.errors import InputError
 from napari_sam2.workflows.batch import REPORT_NAME, plan_batch, run_batch
 from napari_sam2.workflows.batch_worker import PLUGIN_NAME
@@ -125,7 +125,7 @@ def _read(path):
 
 
 def test_a_stack_without_prompts_is_a_failed_row_not_a_skipped_one(tmp_path, client):
-    names = write_stacks(tmp_path, n=1, frames=3)
+    write_stacks(tmp_path, n=1, frames=3)
     manifest = tmp_path / "m.csv"
     (tmp_path / "seedless.tif").write_bytes((tmp_path / "stack0.tif").read_bytes())
     manifest.write_text("image,prompts\nstack0.tif,stack0.json\nseedless.tif,\n")
