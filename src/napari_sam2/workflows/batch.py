@@ -85,8 +85,8 @@ def plan_batch(manifest, out_dir: str | Path, resume: bool = False,
                overwrite: bool = False) -> list[StackJob]:
     """Read and check every stack of a manifest and decide what to do with its output.
 
-    Nothing is written but ``out_dir`` itself (created when missing, once the
-    stacks are checked). Raises :class:`InputError` naming the first bad row.
+    Nothing is written but ``out_dir`` itself (created when missing, once every
+    stack is checked). Raises :class:`InputError` naming the first bad row.
 
     Parameters
     ----------
@@ -110,17 +110,24 @@ def plan_batch(manifest, out_dir: str | Path, resume: bool = False,
     if not out_dir.exists() and not out_dir.parent.is_dir():
         raise InputError(f"the folder {out_dir.parent} for {out_dir.name} does not exist")
     jobs = read_manifest(manifest, out_dir)
-    out_dir.mkdir(exist_ok=True)
-    plan_outputs(jobs, resume, overwrite)
+    if out_dir.exists():
+        plan_outputs(jobs, resume, overwrite)
+    else:  # a new folder: no output exists, none can lie over an (existing) input
+        out_dir.mkdir()
     return jobs
 
 
 def _check_settings(model, preset: str, precision: str, memory) -> None:
     """The model, preset, precision and memory policy exist (before a cluster starts)."""
+    import importlib.util
+
     from ..core.memory_policies import make_policy
     from ..core.models import PRECISIONS, REGISTRY
     from ..core.models.registry import preset as check_preset
 
+    if importlib.util.find_spec("distributed") is None:
+        raise InputError("batch runs on dask.distributed, which is not installed: pip install "
+                         "'napari-sam2[batch]'")
     check_preset(preset)
     make_policy(memory)
     if precision not in PRECISIONS:
