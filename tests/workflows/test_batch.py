@@ -191,3 +191,26 @@ def test_cancel_stops_the_batch_closes_its_cluster_and_keeps_finished_outputs(tm
     done = list(run_batch(manifest, tmp_path / "out", client=client, resume=True, **MODEL_ARGS))
     assert done[-1].ok
     assert {e.job.out for e in done if e.kind == "skipped"} >= set(finished)
+
+
+def test_workers_share_the_hosts_cores_for_torch_threads():
+    import socket
+
+    import torch
+
+    from napari_sam2.workflows.batch_worker import ModelKeeper, host_cores
+
+    before = torch.get_num_threads()
+    try:
+        keeper = ModelKeeper({socket.gethostname(): 2})
+        keeper.setup()
+        assert keeper.threads == max(1, host_cores() // 2)
+        assert torch.get_num_threads() == keeper.threads
+        keeper = ModelKeeper({"elsewhere": 8}, torch_threads=3)
+        keeper.setup()
+        assert keeper.threads == 3 and torch.get_num_threads() == 3
+        first = keeper.model("demo", "cpu", "fast", "fp32")
+        assert keeper.model("demo", "cpu", "fast", "fp32") is first and keeper.loads == 1
+        assert keeper.model("demo", "cpu", "accurate", "fp32") is not first and keeper.loads == 2
+    finally:
+        torch.set_num_threads(before)
