@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,9 +199,10 @@ def run_batch(jobs, out_dir: str | Path, *, workers: int | None = None,
             yield event
         from .batch_worker import segment_stack
 
+        batch = uuid.uuid4().hex[:8]  # a key of its own: never an earlier batch's result
         for job in todo:
             future = connection.client.submit(segment_stack, job, settings, pure=False,
-                                              key=f"segment-{job.row}-{job.out.stem}")
+                                              key=f"segment-{job.out.stem}-{batch}")
             futures[future] = job
         pending = set(futures)
         while pending:
