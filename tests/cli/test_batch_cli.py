@@ -116,3 +116,24 @@ def test_the_slurm_example_of_the_docs_writes_a_job_script_that_fits_the_batch()
         assert re.search(r"distributed\.cli\.dask_worker tcp://\S+", script)
     finally:
         cluster.close()
+
+
+def test_scheduler_runs_on_an_existing_cluster_and_a_failed_row_exits_1(tmp_path, capsys):
+    from distributed import Client, LocalCluster
+
+    names = write_stacks(tmp_path, n=1, frames=3)
+    (tmp_path / "seedless.tif").write_bytes((tmp_path / "stack0.tif").read_bytes())
+    manifest = write_manifest(tmp_path, names, ["seedless.tif,,"])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        code = main(["batch", str(manifest), "--out", str(tmp_path / "out"), "--scheduler",
+                     cluster.scheduler_address, *MODEL])
+        captured = capsys.readouterr()
+        assert code == 1
+        assert "1 worker(s) on the cluster at tcp://" in captured.err
+        assert "dashboard: http" in captured.err
+        lines = captured.out.splitlines()
+        assert lines[1].startswith("failed    seedless.zarr") and "has no prompts" in lines[1]
+        assert lines[2].startswith("finished  stack0.zarr")
+        assert "1 failed, 1 finished" in captured.out
+        assert len(client.run(os.getpid)) == 1  # the batch left the cluster it was given running

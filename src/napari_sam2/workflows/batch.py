@@ -242,6 +242,8 @@ def _outcome(future, job: StackJob) -> BatchEvent:
     if future.status == "finished":
         value = future.result()
         return BatchEvent("finished", job, value["summary"], value["seconds"], value["worker"])
+    if future.status == "cancelled":  # by someone else on a shared cluster
+        return BatchEvent("failed", job, "its task was cancelled on the cluster")
     err = future.exception()
     name = type(err).__name__
     if isinstance(err, InputError):
