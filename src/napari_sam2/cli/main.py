@@ -11,12 +11,12 @@ import sys
 import warnings
 
 from ..core.errors import InputError
-from . import demo, evaluate, finetune, models, segment, track
+from . import batch, demo, evaluate, finetune, models, segment, track
 from .options import OPTION_WORDS
 
 __all__ = ["main"]
 
-COMMANDS = (segment, track, models, demo, evaluate, finetune)
+COMMANDS = (segment, track, batch, models, demo, evaluate, finetune)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ OPTION_WORDS = {
     "allow_untracked": "--allow-untracked",
     "memory": "--memory",
     "seed_frame": "--seed-frame",
+    "workers": "--workers",
 }
 
 

@@ -37,7 +37,8 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     axis, channel_axis, channels
         See :class:`~napari_sam2.core.frames.FrameSource`.
     model, device, preset, compile, precision
-        See :func:`~napari_sam2.core.models.load_model`.
+        See :func:`~napari_sam2.core.models.load_model`; ``model`` may also be a
+        :class:`~napari_sam2.core.models.LoadedModel` (then used as it is).
     direction : {"both", "forward", "backward"}
     overwrite : bool
         Replace an existing ``out`` (once the new labels are complete).
@@ -157,12 +158,14 @@ class _Job:
 
         from ..core.checkpoint import restore_session
         from ..core.label_metadata import label_metadata
-        from ..core.models import load_model
+        from ..core.models import LoadedModel, load_model
         from ..core.session import Session
         from ..core.tracker import TransformersTracker
 
-        loaded = load_model(model_args["model"], model_args["device"], preset=model_args["preset"],
-                            compile=model_args["compile"], precision=model_args["precision"])
+        loaded = model_args["model"]
+        if not isinstance(loaded, LoadedModel):  # a batch worker passes the model it keeps loaded
+            loaded = load_model(loaded, model_args["device"], preset=model_args["preset"],
+                                compile=model_args["compile"], precision=model_args["precision"])
         params = self.params(loaded, model_args)
         run.check_resume(params)
         source = self.source
