@@ -124,15 +124,22 @@ def _read(path):
     return tifffile.imread(path)
 
 
-def test_a_stack_without_prompts_is_a_failed_row_not_a_skipped_one(tmp_path, client):
+def test_a_stack_without_prompts_is_tracked_and_a_blank_one_is_a_failed_row(tmp_path, client):
+    import tifffile
+    import zarr
+
     write_stacks(tmp_path, n=1, frames=3)
-    manifest = tmp_path / "m.csv"
     (tmp_path / "seedless.tif").write_bytes((tmp_path / "stack0.tif").read_bytes())
-    manifest.write_text("image,prompts\nstack0.tif,stack0.json\nseedless.tif,\n")
+    tifffile.imwrite(tmp_path / "blank.tif", np.zeros((3, 64, 72), np.uint16), metadata={"axes": "TYX"})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,prompts\nstack0.tif,stack0.json\nseedless.tif,\nblank.tif,\n")
     events = list(run_batch(manifest, tmp_path / "out", client=client, **MODEL_ARGS))
-    failed = [e for e in events if e.kind == "failed"]
-    assert [e.job.image.name for e in failed] == ["seedless.tif"]
-    assert "has no prompts" in failed[0].message and not events[-1].ok
+    outcome = {e.job.image.name: e for e in events if e.kind in ("finished", "failed")}
+    assert outcome["seedless.tif"].kind == "finished"
+    tracked = zarr.open_array(str(tmp_path / "out" / "seedless.zarr"), mode="r")
+    assert tracked[:].max() > 0 and "lineage" in tracked.attrs["napari_sam2"]
+    assert outcome["blank.tif"].kind == "failed" and "no cells found" in outcome["blank.tif"].message
+    assert not events[-1].ok
     assert "failed" in (tmp_path / "out" / REPORT_NAME).read_text()
 
 

@@ -154,26 +154,17 @@ def segment_stack(job, settings: dict) -> dict:
                   memory=settings["memory"], overwrite=settings["overwrite"], resume=resume,
                   progress=False, image_path=job.image, axes=axes,
                   scale=image_scale(job.image, data.ndim))
-    if job.prompts is None:
-        summary = _track(data, job, settings, common)
+    model = settings["model"]
+    if keeper is not None:
+        model = keeper.model(model, settings["device"], settings["preset"], settings["precision"])
+    if job.prompts is None:  # automatic seeds: every cell tracked
+        from .track import track_file
+
+        summary = track_file(data, job.out, model=model, **common)
     else:
         from .segment import segment_file
 
-        model = settings["model"]
-        if keeper is not None:
-            model = keeper.model(model, settings["device"], settings["preset"], settings["precision"])
         summary = segment_file(data, job.prompts, job.out, model=model,
                                checkpoint_every=settings["checkpoint_every"], **common)
     return {"summary": summary, "seconds": time.perf_counter() - start, "worker": where}
 
-
-def _track(data, job, settings: dict, common: dict) -> str:
-    """A stack without prompts: automatic seeds through ``track_file``."""
-    from ..core.errors import InputError
-
-    try:
-        from .track import track_file  # lands with the track-all issue
-    except ImportError:
-        raise InputError(f"{job.image.name} has no prompts and automatic seeds (napari-sam2 track) "
-                         "are not available in this version; give the row a prompts file") from None
-    return track_file(data, job.out, model=settings["model"], **common)
