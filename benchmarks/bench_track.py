@@ -65,7 +65,6 @@ def segment_otsu(frame: np.ndarray, sigma: float = 2.0, min_area: int = 30) -> n
 def segment_seeds(image: np.ndarray):
     """Automatic seeds of the demo model on every frame, each frame on its own (needs ``core.seeds``)."""
     from napari_sam2.core.seeds import SeedParams, grid_seeds
-
     from napari_sam2.core.session import Session
 
     session = Session.from_array(image, model="demo", device="cpu")
