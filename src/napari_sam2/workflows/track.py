@@ -20,9 +20,6 @@ from ..core.models import AUTO, DEFAULT_PRESET
 
 __all__ = ["track_file", "check_export_paths"]
 
-EXPORTS = "napari_sam2.core.track_exports"
-
-
 def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=None, channels=None,
                model=AUTO, device="auto", preset=DEFAULT_PRESET, precision="auto", memory=None,
                overwrite=False, resume=False, progress=True, ctc=None, geff=None, axes=None, scale=None,
@@ -160,8 +157,7 @@ def _read_labels(seeds):
 
 
 def check_export_paths(ctc, geff, protect, overwrite: bool):
-    """Check ``--ctc`` / ``--geff`` before anything runs: the exporter exists, the path is free."""
-    import importlib.util
+    """Check ``--ctc`` / ``--geff`` before anything runs: the paths are free and named right."""
 
     from ..core.outputs import overlapping
 
@@ -171,8 +167,6 @@ def check_export_paths(ctc, geff, protect, overwrite: bool):
             checked.append(None)
             continue
         path = Path(path)
-        if importlib.util.find_spec(EXPORTS) is None:
-            raise InputError(f"{option} needs {EXPORTS}, which this installation lacks; run without {option}")
         for other in protect:
             if other is not None and overlapping(path, other):
                 raise InputError(f"{option} {path} would overwrite {other}; choose another path")
@@ -273,11 +267,9 @@ class _TrackJob:
         """Write the CTC folder and the GEFF graph (after the labels are complete)."""
         if ctc is None and geff is None:
             return ""
-        import importlib
-
         import zarr
 
-        exports = importlib.import_module(EXPORTS)
+        from ..core import track_exports as exports
         labels = zarr.open_array(str(self.out), mode="r")
         written = []
         if ctc is not None:
