@@ -158,6 +158,8 @@ def _read_labels(seeds):
 
 def check_export_paths(ctc, geff, protect, overwrite: bool):
     """Check ``--ctc`` / ``--geff`` before anything runs: the paths are free and named right."""
+    import importlib.util
+
 
     from ..core.outputs import overlapping
 
@@ -172,6 +174,8 @@ def check_export_paths(ctc, geff, protect, overwrite: bool):
                 raise InputError(f"{option} {path} would overwrite {other}; choose another path")
         if not path.parent.is_dir():
             raise InputError(f"the folder {path.parent} for {option} does not exist")
+        if option == "--geff" and importlib.util.find_spec("geff") is None:
+            raise InputError("--geff needs the geff package: pip install 'napari-sam2[geff]'")
         if option == "--geff" and path.suffix.lower() not in (".geff", ".zarr"):
             raise InputError(f"--geff {path} must end in .geff or .zarr (a GEFF graph is a zarr store)")
         if path.exists() and not overwrite:
