@@ -49,6 +49,10 @@ class Axes:
         excluded); an axis of which one entry was chosen is not in ``letters``.
     chosen : bool
         The propagation axis was chosen (``axis=``), not a default.
+    kept : tuple of int
+        Per dimension, its dimension in the stored array (empty: the same).
+    stored_shape : tuple of int
+        The stored array's shape (empty: ``shape``).
     warnings : tuple of str
         What did not add up (metadata against data), for the front end to show.
     """
@@ -61,6 +65,8 @@ class Axes:
     start: tuple[int, ...] = ()
     held: tuple[tuple[str, int, int], ...] = ()
     chosen: bool = False
+    kept: tuple[int, ...] = ()
+    stored_shape: tuple[int, ...] = ()
     warnings: tuple[str, ...] = ()
 
     def find(self, letter: str) -> int | None:
@@ -223,6 +229,9 @@ def resolve_axes(shape, user: str | None = None, file_axes: str | None = None,
         With the default roles (:func:`default_roles`) unless ``axis``/``channel_axis`` say otherwise.
     """
     shape = tuple(int(s) for s in shape)
+    if len(shape) < 2:
+        raise InputError(f"image has {len(shape)} dimensions {shape}; expected at least rows and "
+                         "columns (Y, X): give a 2D image or a stack of them")
     if user:
         letters, source = check_letters(user, shape), user_source
     elif file_axes and _valid(file_axes.upper(), len(shape)):

@@ -16,7 +16,8 @@ import numpy as np
 from .axes import Axes, resolve_axes, with_roles
 from .errors import InputError
 
-__all__ = ["open_stack", "select_axes", "parse_range", "AxisView"]
+__all__ = ["open_stack", "select_axes", "stack_axes", "view_prompts", "view_scale", "parse_range",
+           "AxisView"]
 
 
 def open_stack(path: str | Path, axes: str | None = None, *, axis=None, channel_axis=None,
@@ -63,6 +64,61 @@ def open_stack(path: str | Path, axes: str | None = None, *, axis=None, channel_
     resolved = resolve_axes(image.array.shape, axes, image.axes, image.source, axis, channel_axis,
                             image.warnings, user_source)
     return select_axes(image.array, resolved, frames, planes)
+
+
+def stack_axes(data, axes=None, axis=None, channel_axis=None, frames=None, planes=None,
+               user_source: str = "from axes="):
+    """``(data or a view of it, Axes)`` for the API: ``axes`` letters or an :class:`Axes`.
+
+    Without ``axes`` (and no ``frames``/``planes``) the result is ``(data, None)``:
+    the caller's ``axis``/``channel_axis`` are used as given.
+    """
+    if axes is None and frames is None and planes is None:
+        return data, None
+    if isinstance(axes, Axes):
+        if tuple(int(s) for s in data.shape) != tuple(axes.shape):
+            raise InputError(f"the axes {axes.letters} are for shape {axes.shape}, but the image "
+                             f"has shape {tuple(data.shape)}")
+        resolved = axes if axis is None and channel_axis is None else with_roles(
+            axes, axis, channel_axis if channel_axis is not None else axes.channel_axis)
+    else:
+        resolved = resolve_axes(data.shape, axes, axis=axis, channel_axis=channel_axis,
+                                user_source=user_source)
+    return select_axes(data, resolved, frames, planes)
+
+
+def view_prompts(objects: list, axes: Axes, axis: int | None, n_frames: int) -> list:
+    """Prompts by the stored array's frame numbers -> by the view's, leaving out those outside it.
+
+    Raises
+    ------
+    InputError
+        An object with no prompt inside the view.
+    """
+    if not axes.held:
+        return objects
+    first = axes.offset(axis)
+    import warnings
+
+    held = ", ".join(f"{k} {a}:{b}" for k, (a, b) in axes.selection().items())
+    for obj in objects:
+        inside = {f - first: p for f, p in obj.prompts.items() if 0 <= f - first < n_frames}
+        outside = sorted(set(obj.prompts) - {f + first for f in inside})
+        if not inside:
+            raise InputError(f"object {obj.obj_id} has no prompt inside the selection ({held}; "
+                             f"its prompts are on frame(s) {', '.join(map(str, outside))})")
+        if outside:
+            warnings.warn(f"object {obj.obj_id}: prompts on frame(s) {', '.join(map(str, outside))} "
+                          f"are outside the selection ({held}) and not used", stacklevel=2)
+        obj.prompts = inside
+    return objects
+
+
+def view_scale(scale, axes: Axes):
+    """The stored array's per-axis ``scale`` for the dimensions of a view (None stays None)."""
+    if scale is None or not axes.kept or len(scale) == len(axes.kept):
+        return scale
+    return [scale[d] for d in axes.kept]
 
 
 def parse_range(text, size: int, what: str) -> tuple[int, int]:
@@ -136,6 +192,7 @@ def select_axes(data, axes: Axes, frames=None, planes=None) -> tuple[object, Axe
                          "select a range (START:STOP) or propagate along another axis")
     channel = axes.letters[axes.channel_axis] if axes.channel_axis is not None else None
     view_axes = Axes(letters, view.shape, axes.source, start=start, held=tuple(held),
+                     kept=tuple(kept), stored_shape=axes.stored_shape or axes.shape,
                      warnings=axes.warnings)
     return view, with_roles(view_axes, old_axis, channel if channel and channel in letters else None)
 
