@@ -204,3 +204,15 @@ def test_prompts_keep_the_stored_numbers():
     assert shifted.prompts == {1: "a"}
     with pytest.raises(InputError, match="object 2 has no prompt inside the selection"):
         view_prompts([ObjectPrompts(2, prompts={0: "c"})], sub, sub.axis, 4)
+
+
+def test_a_session_from_an_array_with_axes(tiny_model):
+    from napari_sam2.core.session import Session
+
+    session = Session.from_array(TZYX[:, 0].transpose(1, 0, 2), model=tiny_model, axes="ytx")
+    assert (session.source.axis, session.source.n_frames, session.source.frame_shape) == (1, 20, (6, 7))
+    session = Session.from_array(TZYX[:, :3], model=tiny_model, axes="TCYX", channels=(0, 1, 2))
+    assert (session.source.axis, session.source.channel_axis) == (0, 1)
+    with pytest.raises(InputError, match="read as T=20 Z=5 Y=6 X=7 .from axes=; axes= to change.; "
+                       "volumes over time"):
+        Session.from_array(TZYX, model=tiny_model, axes="TZYX")
