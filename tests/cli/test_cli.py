@@ -246,7 +246,8 @@ def test_missing_weights_offline_in_a_real_process(files, tmp_path):
          str(files / "prompts.json"), "--out", str(files / "o.zarr"), "--model", "sam2.1-tiny"],
         capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2
-    assert without_read_as(proc.stderr).startswith("napari-sam2: error: model 'sam2.1-tiny' (facebook/sam2.1-hiera-tiny)")
+    assert without_read_as(proc.stderr).startswith(
+        "napari-sam2: error: model 'sam2.1-tiny' (facebook/sam2.1-hiera-tiny)")
     assert "hf download facebook/sam2.1-hiera-tiny config.json model.safetensors" in proc.stderr
     assert not (files / "o.zarr").exists()
 

@@ -16,7 +16,8 @@ from ..core.errors import InputError
 from ..core.prompts import FramePrompt
 from ..core.sink import new_label_array
 
-__all__ = ["StackAxes", "guess_axes", "layer_axis_names", "image_data", "prompts_from_layers", "changed_prompts", "LayerSink",
+__all__ = ["StackAxes", "guess_axes", "layer_axis_names", "image_data", "prompts_from_layers",
+           "changed_prompts", "LayerSink",
            "add_session_layers", "color_points", "label_masks", "remove_object_prompts", "label_colormap",
            "layer_names", "PALETTE"]
 
