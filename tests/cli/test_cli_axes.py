@@ -109,3 +109,24 @@ def test_volumes_go_to_the_volumes_workflow(folder, tiny_model_dir, capsys):
     assert code == 0
     assert "volumes over time: T (6) and Z (3)" in capsys.readouterr().err
     assert zarr.open_array(str(folder / "o.zarr"), mode="r").shape == TZYX.shape
+
+
+def test_segment_file_hands_volumes_over_with_the_resolved_axes(folder, monkeypatch):
+    """The contract with workflows.volumes (a recording stand-in; the real one is tested above)."""
+    import sys
+    import types
+
+    calls = []
+    stand_in = types.ModuleType("napari_sam2.workflows.volumes")
+    stand_in.segment_volumes_file = lambda *args, **kwargs: calls.append((args, kwargs)) or "done"
+    monkeypatch.setitem(sys.modules, "napari_sam2.workflows.volumes", stand_in)
+    assert segment_file(TZYX, folder / "p.json", folder / "o.zarr", axes="tzyx", frames="1:4",
+                        model="demo", scale=[2.0, 1.0, 0.5, 0.5]) == "done"
+    (data, prompts, out), kwargs = calls[0]
+    axes = kwargs["axes"]
+    assert data.shape == (3, 3, 32, 40) and axes.letters == "TZYX" and axes.start[0] == 1
+    np.testing.assert_array_equal(data[1], TZYX[2])
+    assert (prompts, out, kwargs["channel_axis"], kwargs["channels"]) == (folder / "p.json",
+                                                                         folder / "o.zarr", None, None)
+    assert kwargs["model"] == "demo" and kwargs["scale"] == [2.0, 1.0, 0.5, 0.5]
+    assert not (folder / "o.zarr").exists()
