@@ -47,7 +47,9 @@ def test_axis_t_is_a_letter_of_the_users_terms(folder, tiny_model_dir, capsys):
             "--model", tiny_model_dir, "--device", "cpu", "--direction", "forward")
     assert run(*args, "--axis", "t") == 2
     err = without_read_as(capsys.readouterr().err)
-    assert "pass --channel-axis" in err and "Q" not in err
+    assert err == ("napari-sam2: error: propagating along T leaves Z (5) over (TZYX, guessed): take one "
+                   "plane (pass --planes N), read Z as channels (channel axis), or leave the "
+                   "propagation axis to the default to track volumes over time\n")
     assert run(*args, "--axis", "t", "--channel-axis", "z", "--channels", "2") == 0
     err = capsys.readouterr().err
     assert "read as T=6 Z=5 Y=32 X=40 (guessed; --axes to change); propagating along T (6); " \

@@ -16,7 +16,7 @@ import numpy as np
 from .axes import Axes, resolve_axes, with_roles
 from .errors import InputError
 
-__all__ = ["open_stack", "select_axes", "stack_axes", "view_prompts", "view_scale", "parse_range",
+__all__ = ["open_stack", "select_axes", "stack_axes", "check_leftover", "view_prompts", "view_scale", "parse_range",
            "AxisView"]
 
 
@@ -85,6 +85,29 @@ def stack_axes(data, axes=None, axis=None, channel_axis=None, frames=None, plane
         resolved = resolve_axes(data.shape, axes, axis=axis, channel_axis=channel_axis,
                                 user_source=user_source)
     return select_axes(data, resolved, frames, planes)
+
+
+def check_leftover(axes: Axes) -> None:
+    """Refuse a chosen propagation axis that leaves a T or Z axis over (no role for it).
+
+    Raises
+    ------
+    InputError
+        Naming the axis left over and how to give it a role.
+    """
+    if axes.axis is None or axes.volumes:
+        return
+    roles = (axes.axis, axes.channel_axis, axes.y, axes.x)
+    left = [d for d in range(len(axes.shape)) if d not in roles]
+    if not left:
+        return
+    letter = axes.letters[left[0]]
+    option, noun = ("planes", "plane") if letter == "Z" else ("frames", "time point")
+    raise InputError(
+        f"propagating along {axes.letters[axes.axis]} leaves {letter} ({axes.shape[left[0]]}) over "
+        f"({axes.letters}, {axes.source}): take one {noun} ({{fix}} N), read {letter} as channels "
+        "(channel axis), or leave the propagation axis to the default to track volumes over time",
+        fix=(option, None))
 
 
 def view_prompts(objects: list, axes: Axes, axis: int | None, n_frames: int) -> list:

@@ -93,7 +93,7 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
     from ..core.session import check_direction, check_object_id
-    from ..core.stack_view import stack_axes, view_prompts, view_scale
+    from ..core.stack_view import check_leftover, stack_axes, view_prompts, view_scale
 
     check_direction(direction)
     policy = make_policy(memory)  # a wrong name fails before anything is read
@@ -110,6 +110,7 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
             compile=compile, precision=precision, resume=resume, image_path=image_path,
             scale=scale, checkpoint_every=checkpoint_every, memory=memory)
     if resolved is not None:
+        check_leftover(resolved)
         axis, channel_axis = resolved.axis, resolved.channel_axis
     source = FrameSource(data, 0 if axis is None and resolved is None else axis, channel_axis,
                          channels)
