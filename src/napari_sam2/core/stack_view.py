@@ -16,8 +16,8 @@ import numpy as np
 from .axes import Axes, resolve_axes, with_roles
 from .errors import InputError
 
-__all__ = ["open_stack", "select_axes", "stack_axes", "check_leftover", "view_prompts", "view_scale", "parse_range",
-           "AxisView"]
+__all__ = ["open_stack", "select_axes", "stack_axes", "check_leftover", "view_prompts", "view_scale",
+           "parse_range", "AxisView"]
 
 
 def open_stack(path: str | Path, axes: str | None = None, *, axis=None, channel_axis=None,
