@@ -34,6 +34,11 @@ def shared_data():
     return SHARED_DATA
 
 
+def without_read_as(err: str) -> str:
+    """stderr of a ``segment`` run without its "read as ..." line (how the image's axes were read)."""
+    return "".join(line for line in err.splitlines(keepends=True) if not line.startswith("read as "))
+
+
 def new_ids_every_frame(truth):
     """The same cells with fresh ids on every frame (what per-frame segmentation tools write)."""
     out = np.zeros_like(truth, dtype=np.uint16)

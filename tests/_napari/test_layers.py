@@ -49,6 +49,25 @@ def test_4d_channel_axis_from_its_label(labels, expected):
     assert guess_axes(Image(np.zeros((3, 4, 8, 9)), axis_labels=labels)) == expected
 
 
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"axis_labels": ("y", "t", "x")}, StackAxes(1, (0, 2))),
+    ({"axis_labels": ("row", "col", "z")}, StackAxes(2, (0, 1))),
+    ({"metadata": {"axes": "YTX"}}, StackAxes(1, (0, 2))),  # the file's letters, unnamed layer
+    ({"metadata": {"axes": "YTX"}, "axis_labels": ("t", "y", "x")}, StackAxes(0, (1, 2))),  # labels win
+])
+def test_the_stack_axis_is_found_by_name_wherever_it_is(kwargs, expected):
+    layer = Image(np.zeros((8, 5, 9)), **kwargs)
+    assert guess_axes(layer) == expected
+
+
+def test_prompts_on_a_y_t_x_layer_land_on_their_time_point():
+    image = Image(np.zeros((8, 5, 9)), axis_labels=("y", "t", "x"))
+    points = Points(np.array([[3.0, 2.0, 6.0]]), features={"object_id": [4], "positive": [True]})
+    prompts = prompts_from_layers(points, None, image, guess_axes(image), (8, 9))
+    assert list(prompts) == [(4, 2)]
+    np.testing.assert_allclose(prompts[(4, 2)].points, [[3, 6]])
+
+
 def test_4d_without_a_channel_label_needs_one_and_takes_a_given_one():
     layer = Image(np.zeros((3, 4, 8, 9)), name="four", axis_labels=("t", "z", "y", "x"))
     with pytest.raises(InputError, match="'four' is 4D: choose its channel axis"):

@@ -225,3 +225,13 @@ def test_clicks_and_boxes_on_a_single_2d_image(make_napari_viewer, qtbot, kind):
     plane = np.asarray(labels_layer.data).reshape(60, 80)
     assert np.allclose(centroid(plane == 2), (47.5, 60), atol=1.5)
     assert widget.propagate() is None and "nothing to propagate" in widget.hint.text()
+
+
+def test_a_y_t_x_layer_offers_its_t_axis(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((40, 5, 50), np.uint16), name="ytx", axis_labels=("y", "t", "x"))
+    from napari_sam2._qt.widget import Sam2Widget
+
+    widget = Sam2Widget(viewer)
+    items = [widget.axis_combo.itemText(i) for i in range(widget.axis_combo.count())]
+    assert items == ["1: t"] and widget.axis_combo.currentData() == 1

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from conftest import without_read_as
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.models import load_model
 
@@ -73,7 +74,8 @@ def test_cli_reports_a_truncated_checkpoint_in_one_line(tiny_model_dir, tmp_path
          str(tmp_path / "p.json"), "--out", str(tmp_path / "o.zarr"), "--model", str(folder)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("napari-sam2: error: ") and proc.stderr.count("\n") == 1
+    err = without_read_as(proc.stderr)
+    assert err.startswith("napari-sam2: error: ") and err.count("\n") == 1
     assert "not a readable safetensors file" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -16,7 +16,8 @@ from ..core.errors import InputError
 from ..core.prompts import FramePrompt
 from ..core.sink import new_label_array
 
-__all__ = ["StackAxes", "guess_axes", "image_data", "prompts_from_layers", "changed_prompts", "LayerSink",
+__all__ = ["StackAxes", "guess_axes", "layer_axis_names", "image_data", "prompts_from_layers",
+           "changed_prompts", "LayerSink",
            "add_session_layers", "color_points", "label_masks", "remove_object_prompts", "label_colormap",
            "layer_names", "PALETTE"]
 
@@ -35,7 +36,22 @@ MIN_POINT_PIXELS = 10
 
 TIME_OR_Z = ("t", "time", "z", "plane", "slice", "frame")
 CHANNEL = ("c", "ch", "channel", "channels")
-SPATIAL = ("y", "x", "row", "rows", "col", "cols", "column", "columns", "height", "width")
+ROWS = ("y", "row", "rows", "height")
+COLS = ("x", "col", "cols", "column", "columns", "width")
+SPATIAL = ROWS + COLS
+
+
+def layer_axis_names(layer) -> list[str]:
+    """The names of an image layer's axes, lower-case: its ``axis_labels``, else the axis
+    letters in its ``metadata["axes"]`` (``"TYX"``; S, an RGB layer's colours, not counted),
+    else napari's defaults (``"-3"``...)."""
+    ndim = layer.ndim
+    labels = [str(name).lower() for name in getattr(layer, "axis_labels", ())] or [""] * ndim
+    letters = str((getattr(layer, "metadata", None) or {}).get("axes", "")).lower().replace("s", "")
+    unnamed = all(name.lstrip("-").isdigit() or not name for name in labels)
+    if unnamed and len(letters) == ndim:
+        return list(letters)
+    return labels
 
 
 @dataclass(frozen=True)
@@ -71,7 +87,7 @@ def guess_axes(layer, axis: int | None = None, channel_axis: int | None = None) 
         For 4D non-RGB layers; default from the axis labels (c).
     """
     ndim = layer.ndim  # RGB layers do not count their colour axis
-    labels = [str(name).lower() for name in getattr(layer, "axis_labels", ())] or [""] * ndim
+    labels = layer_axis_names(layer)
     rgb = bool(getattr(layer, "rgb", False))
     if ndim < 2 or ndim > 4:
         raise InputError(
@@ -98,12 +114,15 @@ def guess_axes(layer, axis: int | None = None, channel_axis: int | None = None) 
     if ndim == 3:
         channel_axis = None
     others = [i for i in range(ndim) if i != channel_axis]
+    rows = [i for i in others if labels[i] in ROWS]
+    cols = [i for i in others if labels[i] in COLS]
+    spatial = (rows[0], cols[0]) if len(rows) == 1 and len(cols) == 1 else tuple(others[-2:])
+    stack = [i for i in others if i not in spatial]  # a (y, t, x) layer: t, wherever it is
     if axis is None:
-        named = [i for i in others[:-2] if labels[i] in TIME_OR_Z]
-        axis = named[0] if named else others[0]
-    if axis not in others[:-2]:
+        named = [i for i in stack if labels[i] in TIME_OR_Z]
+        axis = named[0] if named else stack[0]
+    if axis not in stack:
         raise InputError(f"axis {axis} of layer '{layer.name}' cannot be the stack axis")
-    spatial = tuple(i for i in others if i != axis)
     if rgb:
         channel_axis = layer.data[0].ndim - 1 if layer.multiscale else layer.data.ndim - 1
     return StackAxes(axis, spatial, channel_axis, rgb)

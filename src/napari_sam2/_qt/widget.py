@@ -249,13 +249,13 @@ class Sam2Widget(QWidget):
         return None
 
     def _refresh_axes(self, index=None) -> None:
-        from .._napari.layers import guess_axes
+        from .._napari.layers import guess_axes, layer_axis_names
 
         self.axis_combo.clear()
         layer = self.selected_image()
         if layer is None:
             return
-        labels = list(layer.axis_labels)
+        labels = layer_axis_names(layer)
         try:
             guessed = guess_axes(layer)
         except Exception:  # ambiguous: start() explains
@@ -263,10 +263,12 @@ class Sam2Widget(QWidget):
         if guessed is not None and guessed.axis is None:
             self.axis_combo.addItem("none: a single image", None)
             return
-        for i in range(max(layer.ndim - 2, 0)):
-            self.axis_combo.addItem(f"{i}: {labels[i]}", i)
+        spatial = guessed.spatial if guessed is not None else range(layer.ndim - 2, layer.ndim)
+        for i in range(layer.ndim):
+            if i not in spatial:  # a (y, t, x) layer offers t
+                self.axis_combo.addItem(f"{i}: {labels[i]}", i)
         if guessed is not None:
-            self.axis_combo.setCurrentIndex(guessed.axis)
+            self.axis_combo.setCurrentIndex(max(self.axis_combo.findData(guessed.axis), 0))
 
     def selected_image(self):
         """The image layer chosen in the combo box (or None)."""

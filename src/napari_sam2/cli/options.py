@@ -9,7 +9,8 @@ from ..core.memory_policies import DEFAULT_MEMORY, MEMORY_POLICIES
 from ..core.models import AUTO, DEFAULT_PRESET, PRECISIONS, PRESETS
 from ..core.session import DIRECTIONS
 
-__all__ = ["OPTION_WORDS", "add_stack_options", "add_model_options", "stack_axes", "parse_channels"]
+__all__ = ["OPTION_WORDS", "add_stack_options", "add_axes_options", "add_model_options", "stack_axes",
+           "parse_channels"]
 
 #: API parameter -> the command-line option that sets it (see ``InputError.worded``)
 OPTION_WORDS = {
@@ -17,6 +18,9 @@ OPTION_WORDS = {
     "channel_axis": "--channel-axis",
     "channels": "--channels",
     "axis": "--axis",
+    "axes": "--axes",
+    "frames": "--frames",
+    "planes": "--planes",
     "device": "--device",
     "model": "--model",
     "preset": "--preset",
@@ -37,6 +41,19 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
                         "default: T, else Z, from the file's axis names, else 0")
     parser.add_argument("--channel-axis", help="channel axis of 4D data: number or letter (c)")
     parser.add_argument("--channels", help="channel(s) to use: I, or I,J[,K] as RGB (default 0)")
+
+
+def add_axes_options(parser: argparse.ArgumentParser) -> None:
+    """``--axes``, ``--frames``, ``--planes``: name the image's axes; try a part of it."""
+    parser.add_argument("--axes", help="the image's axes as stored, one letter per dimension "
+                        "among T Z C Y X S (S: RGB colours), e.g. TZYX, TYX, ZYX, TCZYX, CTYX, "
+                        "YXS; overrides the file's axis names (default: the file's, else a guess, "
+                        "printed in the 'read as' line)")
+    parser.add_argument("--frames", metavar="N|START:STOP",
+                        help="only time point N, or START..STOP-1, read lazily (a quick try); "
+                        "prompts keep the image's frame numbers")
+    parser.add_argument("--planes", metavar="N|START:STOP",
+                        help="only plane N, or planes START..STOP-1 (along Z)")
 
 
 def add_model_options(parser: argparse.ArgumentParser, precision: bool = True) -> None:

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..core.checkpoint import CHECKPOINT_EVERY
 from .options import (
+    add_axes_options,
     add_direction_option,
     add_memory_option,
     add_model_options,
     add_stack_options,
     parse_channels,
-    stack_axes,
 )
 
 EXAMPLE = """\
 example:
-  napari-sam2 segment stack.tif --prompts prompts.json --out labels.zarr --axis t
+  napari-sam2 segment stack.tif --prompts prompts.json --out labels.zarr
+  napari-sam2 segment cells.tif --axes TZYX --prompts p.json --out labels.zarr
+  napari-sam2 segment cells.tif --axes TZYX --frames 3 --prompts p.json --out t3.zarr
+
+axes: every run prints how it read the image, e.g.
+  read as T=20 Z=5 Y=443 X=512 (from ImageJ metadata; --axes to change);
+  volumes over time: T (20) and Z (5)
+--axes names them (letters T Z C Y X S, one per dimension) when the file does
+not, or wrongly. T and Z both present: volumes tracked over time; T or Z:
+a time-lapse or z-stack; C (or S, RGB): channels (--channels). --frames /
+--planes N or START:STOP (stop excluded) try a part; prompts keep the image's
+frame numbers and the output records the part it holds.
 
 A single 2D image (grey, multichannel or RGB) is a stack of one frame: prompts
 on frame 0; the labels are a stack of one frame, shape (1, rows, cols) (a TIFF
@@ -54,6 +66,7 @@ def add_parser(sub) -> None:
     seg.add_argument("--prompts", help="prompts .json or napari Points .csv (required)")
     seg.add_argument("--out", help="output labels, .zarr or .tif (required); it records the axes, "
                      "the image, the model and parameters, and the objects' names")
+    add_axes_options(seg)
     add_stack_options(seg)
     add_model_options(seg)
     seg.add_argument("--compile", action="store_true",
@@ -80,7 +93,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``segment``."""
     from ..core.errors import InputError
-    from ..core.io import image_scale, open_image
+    from ..core.io import image_scale
+    from ..core.stack_view import open_stack
     from ..workflows.labels_run import run_status
     from ..workflows.segment import segment_file
 
@@ -93,18 +107,24 @@ def run(args) -> int:
         raise InputError(f"segment needs {', '.join(missing)}; see napari-sam2 segment --help")
     if args.checkpoint_every < 1:
         raise InputError(f"--checkpoint-every must be at least 1 (got {args.checkpoint_every})")
-    data, axes = open_image(args.image)
-    axis, channel_axis = stack_axes(args, axes, data.ndim, data.shape)
     channels = parse_channels(args.channels)
-    rgb = data.ndim == 3 and channel_axis is not None and data.shape[channel_axis] in (3, 4)
-    if channels is None and rgb:
-        channels = (0, 1, 2)  # one RGB(A) image: its colours, not its red channel alone
-    summary = segment_file(data, args.prompts, args.out, axis=axis, channel_axis=channel_axis,
-                           channels=channels, model=args.model,
+    data, axes = open_stack(args.image, args.axes, axis=args.axis, channel_axis=args.channel_axis,
+                            frames=args.frames, planes=args.planes)
+    channel = axes.channel_axis
+    colours = channel is not None and axes.shape[channel] in (3, 4) and (
+        axes.letters[channel] == "S" or axes.axis is None and not axes.volumes)
+    if channels is None and colours:
+        channels = (0, 1, 2)  # RGB(A): its colours, not its red channel alone
+    print(axes.describe(channels), file=sys.stderr)
+    for warning in axes.warnings:
+        print(f"napari-sam2: warning: {warning}", file=sys.stderr)
+    scale = image_scale(args.image, len(axes.stored_shape or axes.shape))
+    summary = segment_file(data, args.prompts, args.out, axes=axes, channels=channels,
+                           model=args.model,
                            device=args.device, direction=args.direction, overwrite=args.overwrite,
                            preset=args.preset, feature_cache=args.feature_cache,
                            compile=args.compile, precision=args.precision, resume=args.resume,
-                           image_path=args.image, axes=axes, scale=image_scale(args.image, data.ndim),
+                           image_path=args.image, scale=scale,
                            checkpoint_every=args.checkpoint_every, memory=args.memory)
     print(summary)
     return 0

@@ -6,17 +6,74 @@ Nothing is read whole: TIFFs are opened as zarr stores through tifffile,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["open_image", "default_axes", "image_scale"]
+__all__ = ["open_image", "read_image", "ImageFile", "default_axes", "image_scale"]
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image opened lazily, with the axis letters its file names.
+
+    Attributes
+    ----------
+    array : array-like
+        Lazily read (zarr or numpy memmap).
+    axes : str or None
+        Letters among T Z C Y X S, one per dimension, or None when the file
+        does not name them all (tifffile's own codes such as Q or I are dropped).
+    source : str or None
+        Where the letters come from: ``"from ImageJ metadata"``, ``"from OME metadata"``...
+    warnings : tuple of str
+        Metadata that disagrees with the data (e.g. ImageJ sizes against the page count).
+    """
+
+    array: object
+    axes: str | None
+    source: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def read_image(path: str | Path, plain: bool = False) -> ImageFile:
+    """Open an image stack without reading it; its axis letters and what is wrong with its metadata.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tif``/``.tiff`` (OME-TIFF, ImageJ), ``.zarr`` (array or OME-Zarr) or ``.npy``.
+    plain : bool
+        TIFF only: ignore ImageJ/OME metadata and read the pages as one stack
+        (for files whose metadata does not fit their data).
+
+    Raises
+    ------
+    InputError
+        A file that does not exist or cannot be read, or TIFF metadata that
+        describes more images than the file holds (unless ``plain``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"image {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return ImageFile(np.load(path, mmap_mode="r", allow_pickle=False), None)
+    if suffix in (".tif", ".tiff"):
+        from .tiff_metadata import open_tiff
+
+        array, axes, source, warnings = open_tiff(path, plain)
+        return ImageFile(array, clean_axes(axes, array.ndim), source, warnings)
+    if suffix == ".zarr" or (path / ".zattrs").exists() or (path / "zarr.json").exists():
+        return _open_zarr(path)
+    raise InputError(f"cannot read {path}: use a .tif/.tiff, .zarr or .npy file")
 
 
 def open_image(path: str | Path):
-    """Open an image stack without reading it.
+    """Open an image stack without reading it (see :func:`read_image`).
 
     Parameters
     ----------
@@ -31,31 +88,8 @@ def open_image(path: str | Path):
     axes : str or None
         Axis letters such as ``"TCYX"`` when the file names them.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"image {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, mmap_mode="r", allow_pickle=False), None
-    if suffix in (".tif", ".tiff"):
-        return _open_tiff(path)
-    if suffix == ".zarr" or (path / ".zattrs").exists() or (path / "zarr.json").exists():
-        return _open_zarr(path)
-    raise InputError(f"cannot read {path}: use a .tif/.tiff, .zarr or .npy file")
-
-
-def _open_tiff(path: Path):
-    import tifffile
-    import zarr
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        store = tifffile.imread(path, aszarr=True, series=0, level=0)
-    except (tifffile.TiffFileError, ValueError) as err:
-        raise InputError(f"{path} is not a readable TIFF: {err}") from None
-    array = zarr.open(store, mode="r")
-    return array, _clean_axes(axes, array.ndim)
+    image = read_image(path)
+    return image.array, image.axes
 
 
 def _open_zarr(path: Path):
@@ -68,13 +102,13 @@ def _open_zarr(path: Path):
     if isinstance(node, zarr.Array):
         names = node.attrs.get("_ARRAY_DIMENSIONS")
         axes = "".join(str(n)[0] for n in names) if names else None
-        return node, _clean_axes(axes, node.ndim)
+        return ImageFile(node, clean_axes(axes, node.ndim), "from the zarr attributes")
     attrs = dict(node.attrs)
     multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
     if not multiscales:
         arrays = list(node.array_keys())
         if len(arrays) == 1:
-            return node[arrays[0]], None
+            return ImageFile(node[arrays[0]], None)
         raise InputError(
             f"{path} is a zarr group without OME-Zarr metadata; point to one of its arrays: "
             f"{', '.join(arrays) or '(none)'}"
@@ -82,13 +116,22 @@ def _open_zarr(path: Path):
     first = multiscales[0]
     array = node[first["datasets"][0]["path"]]
     names = [a["name"] if isinstance(a, dict) else a for a in first.get("axes", [])]
-    return array, _clean_axes("".join(n[0] for n in names) if names else None, array.ndim)
+    letters = "".join(n[0] for n in names) if names else None
+    return ImageFile(array, clean_axes(letters, array.ndim), "from OME-Zarr metadata")
 
 
-def _clean_axes(axes: str | None, ndim: int) -> str | None:
+def clean_axes(axes: str | None, ndim: int) -> str | None:
+    """A file's axis letters if they are one of T Z C Y X S per dimension, else None.
+
+    tifffile's own codes (Q unknown, I image sequence, ...) are not axes a
+    user knows: a file that uses them is treated as not naming its axes.
+    """
     if not axes or len(axes) != ndim:
         return None
-    return axes.upper().replace("S", "C")
+    axes = axes.upper()
+    if not set(axes) <= set("TZCYXS") or len(set(axes)) != ndim or "C" in axes and "S" in axes:
+        return None
+    return axes
 
 
 def default_axes(axes: str | None, ndim: int) -> tuple[int, int | None]:
@@ -100,6 +143,7 @@ def default_axes(axes: str | None, ndim: int) -> tuple[int, int | None]:
     """
     if not axes:
         return 0, None
+    axes = axes.replace("S", "C")
     single = ndim == 3 and "T" not in axes and "Z" not in axes
     channel = axes.index("C") if "C" in axes and (ndim == 4 or single) else None
     for letter in ("T", "Z"):
@@ -117,8 +161,9 @@ def parse_axis(value: str | None, axes: str | None, what: str) -> int | None:
         return int(value)
     except ValueError:
         pass
-    if axes and value.upper() in axes:
-        return axes.index(value.upper())
+    letters = axes.replace("S", "C") if axes else axes
+    if letters and value.upper() in letters:
+        return letters.index(value.upper())
     known = f"the file's axes are {axes}" if axes else "the file does not name its axes"
     raise InputError(f"{what} {value!r} is neither a number nor an axis letter ({known})")
 

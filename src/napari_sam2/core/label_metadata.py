@@ -22,7 +22,7 @@ AXIS_TYPES = {"t": "time", "z": "space", "y": "space", "x": "space", "c": "chann
 
 
 def label_metadata(n_frames: int, source=None, axes: str | None = None, scale=None,
-                   parameters: dict | None = None, objects=()) -> dict:
+                   parameters: dict | None = None, objects=(), selection: dict | None = None) -> dict:
     """The ``napari_sam2`` block of a label output.
 
     Parameters
@@ -39,6 +39,10 @@ def label_metadata(n_frames: int, source=None, axes: str | None = None, scale=No
         The run's parameters (model, weights hash, preset, precision...).
     objects : iterable of (int, str)
         Object ids and names.
+    selection : dict, optional
+        The part of the source the labels hold, in the source's numbers:
+        ``{"t": [10, 20]}`` (stop excluded; ``[3, 4]`` for one time point whose
+        axis the labels do not have). Recorded as ``"selection"`` when given.
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -51,7 +55,9 @@ def label_metadata(n_frames: int, source=None, axes: str | None = None, scale=No
             "axes": None if axes is None else axes.lower(),
             "scale": None if scale is None else [float(s) for s in scale],
             "parameters": dict(parameters or {}),
-            "objects": [{"id": int(i), "name": str(name)} for i, name in objects]}
+            "objects": [{"id": int(i), "name": str(name)} for i, name in objects],
+            **({"selection": {k: [int(a), int(b)] for k, (a, b) in selection.items()}}
+               if selection else {})}
 
 
 def zarr_attributes(axes: str | None, metadata: dict) -> tuple[list[str] | None, dict]:

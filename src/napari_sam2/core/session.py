@@ -79,9 +79,10 @@ class Session:
         tracker.attach(source)
 
     @classmethod
-    def from_array(cls, data, axis: int = 0, channel_axis: int | None = None,
+    def from_array(cls, data, axis: int | str | None = None, channel_axis: int | str | None = None,
                    channels=None, model: str | LoadedModel = AUTO, device: str = "auto",
-                   sink: LabelSink | None = None, normalization=None, memory=None) -> Session:
+                   sink: LabelSink | None = None, normalization=None, memory=None,
+                   axes=None) -> Session:
         """Build a session from an array and a model name, folder or loaded model.
 
         Parameters
@@ -89,7 +90,13 @@ class Session:
         data : array-like
             numpy, dask or zarr stack.
         axis, channel_axis, channels, normalization
-            See :class:`~.frames.FrameSource`.
+            See :class:`~.frames.FrameSource` (default axis 0); with ``axes``,
+            letters too, and the defaults come from ``axes``.
+        axes : str or Axes, optional
+            The axes of ``data`` (``"TYX"``, ``"ZCYX"``, ``"YXS"``...): T, else Z,
+            is propagated and C (or S) is the channel axis. Volumes over time
+            (T and Z both longer than 1) are not a session of 2D frames: choose
+            one time point or plane first (:func:`~.stack_view.select_axes`).
         model : str or LoadedModel
             ``"auto"`` (the default of every entry point: see
             :func:`~.models.choose_model`), a registry name, a ``save_pretrained``
@@ -105,6 +112,17 @@ class Session:
         from .models import LoadedModel, load_model
         from .tracker import TransformersTracker
 
+        if axes is not None:
+            from .stack_view import stack_axes
+
+            data, resolved = stack_axes(data, axes, axis, channel_axis)
+            if resolved.volumes:
+                raise InputError(f"{resolved.describe(option='axes=')}: a session follows 2D "
+                                 "frames; select one time point or plane (select_axes), or run "
+                                 "workflows.volumes on the volumes")
+            axis, channel_axis = resolved.axis, resolved.channel_axis
+        elif axis is None:
+            axis = 0
         source = FrameSource(data, axis, channel_axis, channels, normalization)
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
         return cls(source, TransformersTracker(loaded, memory=memory), sink)

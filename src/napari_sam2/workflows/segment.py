@@ -12,11 +12,11 @@ from ..core.models import AUTO, DEFAULT_PRESET
 __all__ = ["segment_file"]
 
 
-def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=None,
+def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels=None,
                  model=AUTO, device="auto", direction="both", overwrite=False,
                  progress=True, preset=DEFAULT_PRESET, feature_cache=None, compile=False,
                  precision="auto", resume=False, image_path=None, axes=None, scale=None,
-                 checkpoint_every=CHECKPOINT_EVERY, memory=None) -> str:
+                 checkpoint_every=CHECKPOINT_EVERY, memory=None, frames=None, planes=None) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded or a file is written.
@@ -35,7 +35,9 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     out : str or Path
         Label output, ``.zarr`` or ``.tif``; never the image, inside it, or around it.
     axis, channel_axis, channels
-        See :class:`~napari_sam2.core.frames.FrameSource`.
+        See :class:`~napari_sam2.core.frames.FrameSource`; ``axis`` and
+        ``channel_axis`` may be letters of ``axes``. Default: from ``axes``,
+        else axis 0 and no channel axis.
     model, device, preset, compile, precision
         See :func:`~napari_sam2.core.models.load_model`; ``model`` may also be a
         :class:`~napari_sam2.core.models.LoadedModel` (then used as it is).
@@ -52,14 +54,25 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         a complete one is refused (nothing to resume).
     image_path : str or Path, optional
         The file ``data`` was read from: ``out`` may not overlap it; recorded in ``out``.
-    axes : str, optional
-        Axis letters of ``data`` (``"TCYX"``), to name the axes of ``out``.
+    axes : str or Axes, optional
+        The axes of ``data``: letters among T Z C Y X S (``"TZYX"``, ``"YXS"``
+        for RGB) or an :class:`~napari_sam2.core.axes.Axes` (from
+        :func:`~napari_sam2.core.stack_view.open_stack`). They choose the
+        propagation and channel axes unless ``axis``/``channel_axis`` are
+        given, and name the axes of ``out``. T and Z both longer than 1 (and
+        neither a channel) are volumes over time:
+        :func:`napari_sam2.workflows.volumes.segment_volumes_file` runs them.
     scale : sequence of float, optional
-        The physical size of a step along each axis of ``data``, recorded in ``out``.
+        The physical size of a step along each axis of ``data`` (of the stored
+        array when ``axes`` is a view), recorded in ``out``.
     checkpoint_every : int
         Frames between two checkpoints of the tracker.
     memory : str, optional
         Memory policy (:data:`~napari_sam2.core.memory_policies.MEMORY_POLICIES`).
+    frames, planes : int or str, optional
+        Only these time points / planes (``3``, ``"10:20"``, stop excluded) of
+        ``data``, read lazily; needs ``axes``. Prompt frames keep the numbers of
+        ``data``, and ``out`` records the range it holds.
 
     Returns
     -------
@@ -81,12 +94,31 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
     from ..core.session import check_direction, check_object_id
+    from ..core.stack_view import check_leftover, stack_axes, view_prompts, view_scale
 
     check_direction(direction)
     policy = make_policy(memory)  # a wrong name fails before anything is read
-    source = FrameSource(data, axis, channel_axis, channels)
+    data, resolved = stack_axes(data, axes, axis, channel_axis, frames, planes)
+    if resolved is not None:
+        scale = view_scale(scale, resolved)
+    if resolved is not None and resolved.volumes:
+        from .volumes import segment_volumes_file
+
+        return segment_volumes_file(
+            data, prompts_path, out, axes=resolved, channel_axis=resolved.channel_axis,
+            channels=channels, model=model, device=device, direction=direction,
+            overwrite=overwrite, progress=progress, preset=preset, feature_cache=feature_cache,
+            compile=compile, precision=precision, resume=resume, image_path=image_path,
+            scale=scale, checkpoint_every=checkpoint_every, memory=memory)
+    if resolved is not None:
+        check_leftover(resolved)
+        axis, channel_axis = resolved.axis, resolved.channel_axis
+    source = FrameSource(data, 0 if axis is None and resolved is None else axis, channel_axis,
+                         channels)
     spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))
     objects = read_prompts(prompts_path, source.axis, spatial, data.ndim, source.channel_axis)
+    if resolved is not None:
+        objects = view_prompts(objects, resolved, source.axis, source.n_frames)
     for obj in objects:
         check_object_id(obj.obj_id)
         for frame, prompt in obj.prompts.items():
@@ -108,7 +140,7 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
         from .labels_run import LabelsRun
 
         run = LabelsRun(out, overwrite, resume)
-        job = _Job(source, objects, out, direction, image_path, axes, scale, spatial)
+        job = _Job(source, objects, out, direction, image_path, resolved, scale, spatial)
         summary = job.run(run, cache, dict(model=model, device=device, preset=preset, compile=compile,
                                            precision=precision, memory=policy), checkpoint_every,
                           progress)
@@ -125,9 +157,12 @@ def segment_file(data, prompts_path, out, axis=0, channel_axis=None, channels=No
 class _Job:
     """The model side of one ``segment_file`` call (after every check)."""
 
-    def __init__(self, source, objects, out, direction, image_path, axes, scale, spatial):
+    def __init__(self, source, objects, out, direction, image_path, resolved, scale, spatial):
         self.source, self.objects, self.out, self.direction = source, objects, out, direction
-        self.image_path, self.axes, self.scale, self.spatial = image_path, axes, scale, spatial
+        self.image_path, self.scale, self.spatial = image_path, scale, spatial
+        named = resolved is not None and resolved.source != "guessed"  # a guess names no output
+        self.axes = resolved.letters if named else None
+        self.selection = resolved.selection() if resolved is not None else {}
 
     def params(self, loaded, model_args: dict) -> dict:
         """What must match for ``resume``: model, weights, precision, prompts, axes, stack."""
@@ -140,7 +175,8 @@ class _Job:
                 "axis": source.axis, "channel_axis": source.channel_axis,
                 "channels": None if source.channels is None else [int(c) for c in source.channels],
                 "direction": self.direction, "stack_shape": [int(s) for s in source.data.shape],
-                "memory": model_args["memory"].name}
+                "memory": model_args["memory"].name,
+                **({"selection": self.selection} if self.selection else {})}
 
     def out_axes(self) -> tuple[str | None, list | None]:
         letters = self.axes if self.axes and len(self.axes) == self.source.data.ndim else None
@@ -171,7 +207,7 @@ class _Job:
         source = self.source
         names, scale = self.out_axes()
         metadata = label_metadata(source.n_frames, self.image_path, names, scale, params,
-                                  [(o.obj_id, o.name) for o in self.objects])
+                                  [(o.obj_id, o.name) for o in self.objects], self.selection)
         sink, restored = run.open(params, (source.n_frames, *source.frame_shape), metadata, names)
         tracker = TransformersTracker(loaded, feature_cache=cache, memory=model_args["memory"])
         session = Session(source, tracker, sink)

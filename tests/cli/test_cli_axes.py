@@ -1,0 +1,134 @@
+"""`segment` with --axes, --frames, --planes and files whose metadata lies, end to end (tiny model)."""
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from conftest import without_read_as
+from napari_sam2.cli import main
+from napari_sam2.workflows import segment_file
+
+RNG = np.random.default_rng(1)
+TZYX = (RNG.random((6, 3, 32, 40)) * 4000).astype(np.uint16)  # the truth: T=6, Z=3
+ONE_CLICK = {"objects": [{"id": 2, "prompts": [{"frame": 3, "points": [[12, 15]]}]}]}
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps(ONE_CLICK))
+    return tmp_path
+
+
+def test_lying_imagej_metadata_says_what_was_propagated(folder, tiny_model_dir, capsys):
+    """The issue's case: T and Z saved as slices and channels. The run shows what it did."""
+    tifffile.imwrite(folder / "lie.tif", TZYX, imagej=True, metadata={"axes": "ZCYX"})
+    code = run("segment", folder / "lie.tif", "--prompts", folder / "p.json", "--out",
+               folder / "o.zarr", "--model", tiny_model_dir, "--device", "cpu", "--direction",
+               "forward")
+    err = capsys.readouterr().err
+    assert code == 0
+    assert ("read as Z=6 C=3 Y=32 X=40 (from ImageJ metadata; --axes to change); propagating along "
+            "Z (6); channel(s) 0 of C (3)") in err
+    labels = zarr.open_array(str(folder / "o.zarr"), mode="r")
+    assert labels.shape == (6, 32, 40) and labels.attrs["_ARRAY_DIMENSIONS"] == ["z", "y", "x"]
+
+
+def test_axis_t_is_a_letter_of_the_users_terms(folder, tiny_model_dir, capsys):
+    """`--axis t` on a TIFF tifffile calls QQYX: accepted; the old way (z as channels) still runs."""
+    tifffile.imwrite(folder / "plain.tif", np.concatenate([TZYX, TZYX[:, :2]], axis=1))  # Z=5
+    args = ("segment", folder / "plain.tif", "--prompts", folder / "p.json", "--out", folder / "o.tif",
+            "--model", tiny_model_dir, "--device", "cpu", "--direction", "forward")
+    assert run(*args, "--axis", "t") == 2
+    err = without_read_as(capsys.readouterr().err)
+    assert err == ("napari-sam2: error: propagating along T leaves Z (5) over (TZYX, guessed): take one "
+                   "plane (pass --planes N), read Z as channels (channel axis), or leave the "
+                   "propagation axis to the default to track volumes over time\n")
+    assert run(*args, "--axis", "t", "--channel-axis", "z", "--channels", "2") == 0
+    err = capsys.readouterr().err
+    assert "read as T=6 Z=5 Y=32 X=40 (guessed; --axes to change); propagating along T (6); " \
+           "channel(s) 2 of Z (5)" in err
+    assert tifffile.imread(folder / "o.tif").shape == (6, 32, 40)
+
+
+def test_frames_use_the_stored_numbers_and_the_output_records_them(folder, tiny_model_dir, capsys):
+    stack = TZYX[:, 1]
+    tifffile.imwrite(folder / "t.tif", stack, metadata={"axes": "TYX"})
+    code = run("segment", folder / "t.tif", "--prompts", folder / "p.json", "--out",
+               folder / "o.zarr", "--frames", "2:5", "--model", tiny_model_dir, "--device", "cpu")
+    assert code == 0
+    assert "read as T=3 Y=32 X=40 (from the TIFF description; --axes to change); selected T 2:5; " \
+           "propagating along T (3)" in capsys.readouterr().err
+    labels = zarr.open_array(str(folder / "o.zarr"), mode="r")
+    assert labels.attrs["napari_sam2"]["selection"] == {"t": [2, 5]}
+    (folder / "view.json").write_text(json.dumps(
+        {"objects": [{"id": 2, "prompts": [{"frame": 1, "points": [[12, 15]]}]}]}))
+    segment_file(stack[2:5], folder / "view.json", folder / "same.zarr", model=tiny_model_dir, device="cpu",
+                 progress=False)  # the same frames given directly, the prompt in their numbers
+    np.testing.assert_array_equal(labels[:], zarr.open_array(str(folder / "same.zarr"), mode="r")[:])
+
+
+def test_one_time_point_of_volumes_is_a_z_stack(folder, tiny_model_dir, capsys):
+    tifffile.imwrite(folder / "v.tif", TZYX, imagej=True, metadata={"axes": "TZYX"})
+    (folder / "z.json").write_text(json.dumps(
+        {"objects": [{"id": 1, "prompts": [{"frame": 1, "points": [[12, 15]]}]}]}))
+    code = run("segment", folder / "v.tif", "--prompts", folder / "z.json", "--out", folder / "o.tif",
+               "--frames", "4", "--model", tiny_model_dir, "--device", "cpu")
+    assert code == 0
+    assert "selected T 4; propagating along Z (3)" in capsys.readouterr().err
+    with tifffile.TiffFile(folder / "o.tif") as tif:
+        assert tif.series[0].axes == "ZYX" and tif.series[0].shape == (3, 32, 40)
+
+
+def test_metadata_that_cannot_be_read_as_described(folder, tiny_model_dir, capsys):
+    pages = TZYX.reshape(18, 32, 40)
+    tifffile.imwrite(folder / "bad.tif", pages, metadata=None, description=(
+        "ImageJ=1.11a\nimages=20\nslices=5\nframes=4\nhyperstack=true\n"))
+    args = ("segment", folder / "bad.tif", "--prompts", folder / "p.json", "--out", folder / "o.zarr",
+            "--model", tiny_model_dir, "--device", "cpu", "--direction", "forward")
+    assert run(*args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "slices=5, frames=4 (20 images) but the file holds 18 pages" in err
+    assert "pass --axes with 3 letters" in err and not (folder / "o.zarr").exists()
+    assert run(*args, "--axes", "TYX") == 0
+    err = capsys.readouterr().err
+    assert "read as T=18 Y=32 X=40 (from --axes" in err and "read as the plain pages" in err
+
+
+def test_volumes_go_to_the_volumes_workflow(folder, tiny_model_dir, capsys):
+    pytest.importorskip("napari_sam2.workflows.volumes")
+    tifffile.imwrite(folder / "v.tif", TZYX)
+    (folder / "v.json").write_text(json.dumps(
+        {"objects": [{"id": 1, "prompts": [{"frame": 2, "plane": 1, "points": [[12, 15]]}]}]}))
+    code = run("segment", folder / "v.tif", "--axes", "TZYX", "--prompts", folder / "v.json", "--out",
+               folder / "o.zarr", "--model", tiny_model_dir, "--device", "cpu")
+    assert code == 0
+    assert "volumes over time: T (6) and Z (3)" in capsys.readouterr().err
+    assert zarr.open_array(str(folder / "o.zarr"), mode="r").shape == TZYX.shape
+
+
+def test_segment_file_hands_volumes_over_with_the_resolved_axes(folder, monkeypatch):
+    """The contract with workflows.volumes (a recording stand-in; the real one is tested above)."""
+    import sys
+    import types
+
+    calls = []
+    stand_in = types.ModuleType("napari_sam2.workflows.volumes")
+    stand_in.segment_volumes_file = lambda *args, **kwargs: calls.append((args, kwargs)) or "done"
+    monkeypatch.setitem(sys.modules, "napari_sam2.workflows.volumes", stand_in)
+    assert segment_file(TZYX, folder / "p.json", folder / "o.zarr", axes="tzyx", frames="1:4",
+                        model="demo", scale=[2.0, 1.0, 0.5, 0.5]) == "done"
+    (data, prompts, out), kwargs = calls[0]
+    axes = kwargs["axes"]
+    assert data.shape == (3, 3, 32, 40) and axes.letters == "TZYX" and axes.start[0] == 1
+    np.testing.assert_array_equal(data[1], TZYX[2])
+    assert (prompts, out, kwargs["channel_axis"], kwargs["channels"]) == (folder / "p.json",
+                                                                         folder / "o.zarr", None, None)
+    assert kwargs["model"] == "demo" and kwargs["scale"] == [2.0, 1.0, 0.5, 0.5]
+    assert not (folder / "o.zarr").exists()
