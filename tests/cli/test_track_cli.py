@@ -6,6 +6,7 @@ import pytest
 import tifffile
 import zarr
 
+from conftest import without_read_as
 from napari_sam2.cli import main
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.synthetic import synthetic_timelapse
@@ -103,7 +104,7 @@ def test_bad_input_is_one_line_before_the_model(movie, tmp_path, no_model, capsy
     tifffile.imwrite(tmp_path / "huge.tif", np.full((96, 96), 70000, np.uint32))
     args = [str(tmp_path / a) if a.endswith(".tif") or a == "res" else a for a in args]
     assert track(folder / "movie.tif", "--out", tmp_path / "o.zarr", *args) == 2
-    err = capsys.readouterr().err
+    err = without_read_as(capsys.readouterr().err)
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "o.zarr").exists()
 
@@ -136,3 +137,11 @@ def test_exports_write_ctc_and_geff_that_read_back_as_the_stored_lineage(movie, 
     assert ctc_lineage.edges() == lineage.edges()
     geff_lineage, nodes = read_geff(tmp_path / "g.geff")
     assert sorted(geff_lineage.tracks) == sorted(lineage.tracks)
+
+
+def test_volumes_over_time_are_refused_with_the_plane_option(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "v.tif", np.zeros((3, 4, 32, 32), np.uint16))
+    assert track(tmp_path / "v.tif", "--axes", "TZYX", "--out", tmp_path / "v.zarr") == 2
+    err = capsys.readouterr().err
+    assert "read as T=3 Z=4 Y=32 X=32" in err and "--planes N" in err
+    assert not (tmp_path / "v.zarr").exists()

@@ -28,7 +28,7 @@ def stacks(tmp_path):
     (["missing.tif,stack0.json,"], "manifest row 2 (missing.tif): image"),
     (["stack0.tif,nowhere.json,"], "manifest row 2 (stack0.tif): prompts file"),
     (["sub/stack9.tif,stack0.json,"], "manifest row 2 (stack9.tif): image"),
-    (["stack0.tif,stack0.json,TZYX"], "axes TZYX name 4 axes but stack0.tif has 3"),
+    (["stack0.tif,stack0.json,TZYX"], "axes 'TZYX' has 4 letters but the image has 3 dimensions"),
     (["stack0.tif,stack0.json,TQX"], "axes 'TQX' must be distinct letters"),
     ([",stack0.json,"], "manifest row 2: the image column is empty"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..core.errors import InputError
 from ..core.memory_policies import DEFAULT_MEMORY, MEMORY_POLICIES
@@ -10,7 +11,7 @@ from ..core.models import AUTO, DEFAULT_PRESET, PRECISIONS, PRESETS
 from ..core.session import DIRECTIONS
 
 __all__ = ["OPTION_WORDS", "add_stack_options", "add_axes_options", "add_model_options", "stack_axes",
-           "parse_channels"]
+           "open_stack_args", "parse_channels"]
 
 #: API parameter -> the command-line option that sets it (see ``InputError.worded``)
 OPTION_WORDS = {
@@ -54,6 +55,25 @@ def add_axes_options(parser: argparse.ArgumentParser) -> None:
                         "prompts keep the image's frame numbers")
     parser.add_argument("--planes", metavar="N|START:STOP",
                         help="only plane N, or planes START..STOP-1 (along Z)")
+
+
+def open_stack_args(args):
+    """Open ``args.image`` with the stack and axes options; print how it was read.
+
+    Returns ``(data, axes, channels)``: the (lazily viewed) array, its
+    :class:`~napari_sam2.core.axes.Axes` and the channels to use (an RGB(A)
+    image's colours unless ``--channels`` says otherwise). The "read as" line
+    and any warning about the file's metadata go to stderr.
+    """
+    from ..core.stack_view import default_channels, open_stack
+
+    data, axes = open_stack(args.image, args.axes, axis=args.axis, channel_axis=args.channel_axis,
+                            frames=args.frames, planes=args.planes)
+    channels = default_channels(axes, parse_channels(args.channels))
+    print(axes.describe(channels), file=sys.stderr)
+    for warning in axes.warnings:
+        print(f"napari-sam2: warning: {warning}", file=sys.stderr)
+    return data, axes, channels
 
 
 def add_model_options(parser: argparse.ArgumentParser, precision: bool = True) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..core.checkpoint import CHECKPOINT_EVERY
 from .options import (
@@ -12,7 +11,7 @@ from .options import (
     add_memory_option,
     add_model_options,
     add_stack_options,
-    parse_channels,
+    open_stack_args,
 )
 
 EXAMPLE = """\
@@ -94,7 +93,6 @@ def run(args) -> int:
     """Run ``segment``."""
     from ..core.errors import InputError
     from ..core.io import image_scale
-    from ..core.stack_view import open_stack
     from ..workflows.labels_run import run_status
     from ..workflows.segment import segment_file
 
@@ -107,17 +105,7 @@ def run(args) -> int:
         raise InputError(f"segment needs {', '.join(missing)}; see napari-sam2 segment --help")
     if args.checkpoint_every < 1:
         raise InputError(f"--checkpoint-every must be at least 1 (got {args.checkpoint_every})")
-    channels = parse_channels(args.channels)
-    data, axes = open_stack(args.image, args.axes, axis=args.axis, channel_axis=args.channel_axis,
-                            frames=args.frames, planes=args.planes)
-    channel = axes.channel_axis
-    colours = channel is not None and axes.shape[channel] in (3, 4) and (
-        axes.letters[channel] == "S" or axes.axis is None and not axes.volumes)
-    if channels is None and colours:
-        channels = (0, 1, 2)  # RGB(A): its colours, not its red channel alone
-    print(axes.describe(channels), file=sys.stderr)
-    for warning in axes.warnings:
-        print(f"napari-sam2: warning: {warning}", file=sys.stderr)
+    data, axes, channels = open_stack_args(args)
     scale = image_scale(args.image, len(axes.stored_shape or axes.shape))
     summary = segment_file(data, args.prompts, args.out, axes=axes, channels=channels,
                            model=args.model,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_memory_option, add_model_options, add_stack_options, parse_channels, stack_axes
+from .options import (
+    add_axes_options,
+    add_memory_option,
+    add_model_options,
+    add_stack_options,
+    open_stack_args,
+)
 
 EXAMPLE = """\
 examples:
@@ -49,6 +55,7 @@ def add_parser(sub) -> None:
     cmd.add_argument("--ctc", metavar="DIR", help="also write a Cell Tracking Challenge result folder")
     cmd.add_argument("--geff", metavar="PATH", help="also write the tracks as a GEFF graph (.geff/.zarr)")
     add_stack_options(cmd)
+    add_axes_options(cmd)
     add_model_options(cmd)
     add_memory_option(cmd)
     cmd.add_argument("--overwrite", action="store_true",
@@ -60,17 +67,20 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``track``."""
-    from ..core.io import image_scale, open_image
+    from ..core.errors import InputError
+    from ..core.io import image_scale
     from ..workflows.track import track_file
 
-    data, axes = open_image(args.image)
-    axis, channel_axis = stack_axes(args, axes, data.ndim, data.shape)
-    channels = parse_channels(args.channels)
-    summary = track_file(data, args.out, seeds=args.seeds, image_path=args.image, axis=axis,
-                         channel_axis=channel_axis, channels=channels, model=args.model,
+    data, axes, channels = open_stack_args(args)
+    if axes.volumes:
+        raise InputError("track follows cells in 2D over time; for volumes over time choose a "
+                         "plane with --planes N (or segment them with prompts: napari-sam2 segment)")
+    summary = track_file(data, args.out, seeds=args.seeds, image_path=args.image, axis=axes.axis,
+                         channel_axis=axes.channel_axis, channels=channels, model=args.model,
                          device=args.device, preset=args.preset, precision=args.precision,
                          memory=args.memory, overwrite=args.overwrite, resume=args.resume,
-                         ctc=args.ctc, geff=args.geff, axes=axes,
-                         scale=image_scale(args.image, data.ndim), seed_frame=args.seed_frame)
+                         ctc=args.ctc, geff=args.geff, axes=axes.letters,
+                         scale=image_scale(args.image, len(axes.stored_shape or axes.shape)),
+                         seed_frame=args.seed_frame)
     print(summary)
     return 0

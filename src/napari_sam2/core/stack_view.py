@@ -87,6 +87,16 @@ def stack_axes(data, axes=None, axis=None, channel_axis=None, frames=None, plane
     return select_axes(data, resolved, frames, planes)
 
 
+def default_channels(axes: Axes, channels=None):
+    """The channels to use: ``channels`` if given, an RGB(A) image's three colours, else None."""
+    channel = axes.channel_axis
+    colours = channel is not None and axes.shape[channel] in (3, 4) and (
+        axes.letters[channel] == "S" or axes.axis is None and not axes.volumes)
+    if channels is None and colours:
+        return (0, 1, 2)  # RGB(A): its colours, not its red channel alone
+    return None if channels is None else tuple(channels)
+
+
 def check_leftover(axes: Axes) -> None:
     """Refuse a chosen propagation axis that leaves a T or Z axis over (no role for it).
 

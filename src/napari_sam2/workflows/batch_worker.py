@@ -148,23 +148,23 @@ def segment_stack(job, settings: dict) -> dict:
     keeper = _keeper()
     if keeper is not None:
         keeper.apply_threads()
-    data, axes, axis, channel_axis, channels = open_stack(job)
-    common = dict(axis=axis, channel_axis=channel_axis, channels=channels, device=settings["device"],
-                  preset=settings["preset"], precision=settings["precision"],
-                  memory=settings["memory"], overwrite=settings["overwrite"], resume=resume,
-                  progress=False, image_path=job.image, axes=axes,
-                  scale=image_scale(job.image, data.ndim))
+    data, axes, channels = open_stack(job)
+    common = dict(channels=channels, device=settings["device"], preset=settings["preset"],
+                  precision=settings["precision"], memory=settings["memory"],
+                  overwrite=settings["overwrite"], resume=resume, progress=False, image_path=job.image,
+                  scale=image_scale(job.image, len(axes.stored_shape or axes.shape)))
     model = settings["model"]
     if keeper is not None:
         model = keeper.model(model, settings["device"], settings["preset"], settings["precision"])
     if job.prompts is None:  # automatic seeds: every cell tracked
         from .track import track_file
 
-        summary = track_file(data, job.out, model=model, **common)
+        summary = track_file(data, job.out, model=model, axis=axes.axis,
+                             channel_axis=axes.channel_axis, axes=axes.letters, **common)
     else:
         from .segment import segment_file
 
-        summary = segment_file(data, job.prompts, job.out, model=model,
+        summary = segment_file(data, job.prompts, job.out, model=model, axes=axes,
                                checkpoint_every=settings["checkpoint_every"], **common)
     return {"summary": summary, "seconds": time.perf_counter() - start, "worker": where}
 

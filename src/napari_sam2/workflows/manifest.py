@@ -168,7 +168,6 @@ def _job(row: int, values: dict, base: Path, out_dir: Path) -> StackJob:
         if not axes.isalpha() or len(set(axes)) != len(axes) or not set(axes) <= set("TZCYXS"):
             raise InputError(f"{where} ({image.name}): axes {values['axes']!r} must be distinct "
                              "letters among T, Z, C, Y, X (e.g. TYX)")
-        axes = axes.replace("S", "C")
     channels = None
     if values.get("channels"):
         parts = values["channels"].replace(";", " ").replace(",", " ").split()
@@ -185,31 +184,17 @@ def _resolve(text: str, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def stack_axes(axes: str | None, shape: tuple[int, ...]) -> tuple[int, int | None]:
-    """The propagation and channel axes of a stack from its axis letters (as ``segment`` picks them)."""
-    from ..core.io import default_axes
-
-    axis, channel_axis = default_axes(axes, len(shape))
-    if not axes and len(shape) == 3 and shape[-1] in (3, 4):
-        channel_axis = 2  # one RGB(A) image
-    return axis, channel_axis
-
-
 def open_stack(job: StackJob):
-    """``(data, axes, axis, channel_axis, channels)`` of a job's image, opened lazily."""
-    from ..core.io import open_image
+    """``(data, axes, channels)`` of a job's image, opened lazily, as ``segment`` reads it.
 
-    data, file_axes = open_image(job.image)
-    axes = job.axes or file_axes
-    if job.axes is not None and len(job.axes) != data.ndim:
-        raise InputError(f"axes {job.axes} name {len(job.axes)} axes but {job.image.name} has "
-                         f"{data.ndim} {tuple(data.shape)}")
-    axis, channel_axis = stack_axes(axes, tuple(data.shape))
-    channels = job.channels
-    if channels is None and data.ndim == 3 and channel_axis is not None and \
-            data.shape[channel_axis] in (3, 4):
-        channels = (0, 1, 2)
-    return data, axes, axis, channel_axis, channels
+    ``axes`` is the :class:`~napari_sam2.core.axes.Axes` resolved from the
+    manifest's ``axes`` column, else the file's axis names, else a guess.
+    """
+    from ..core.stack_view import default_channels
+    from ..core.stack_view import open_stack as open_view
+
+    data, axes = open_view(job.image, job.axes, user_source="from the manifest's axes column")
+    return data, axes, default_channels(axes, job.channels)
 
 
 def check_stack(job: StackJob) -> None:
@@ -221,8 +206,10 @@ def check_stack(job: StackJob) -> None:
     try:
         if job.prompts is not None and not job.prompts.is_file():
             raise InputError(f"prompts file {job.prompts} does not exist")
-        data, _, axis, channel_axis, channels = open_stack(job)
-        source = FrameSource(data, axis, channel_axis, channels)
+        data, axes, channels = open_stack(job)
+        if axes.volumes:  # volumes over time: segment checks them before its model loads
+            return
+        source = FrameSource(data, axes.axis, axes.channel_axis, channels)
         if job.prompts is None:
             return
         spatial = tuple(d for d in range(data.ndim) if d not in (source.axis, source.channel_axis))

@@ -160,7 +160,6 @@ def check_export_paths(ctc, geff, protect, overwrite: bool):
     """Check ``--ctc`` / ``--geff`` before anything runs: the paths are free and named right."""
     import importlib.util
 
-
     from ..core.outputs import overlapping
 
     checked = []
