@@ -194,8 +194,13 @@ class VolumeSession:
         prompt = track.prompts.get((int(time), int(plane))) if track else None
         return FramePrompt() if prompt is None or prompt.mask is not None else prompt
 
-    def set_prompt(self, obj_id: int, time: int, plane: int, prompt: FramePrompt) -> VolumeResult:
-        """Replace the object's prompt on ``(time, plane)``; returns volume ``time``, swept again."""
+    def set_prompt(self, obj_id: int, time: int, plane: int, prompt: FramePrompt,
+                   sweep: bool = True) -> VolumeResult | None:
+        """Replace the object's prompt on ``(time, plane)``; returns volume ``time``, swept again.
+
+        ``sweep=False`` leaves the sweep of ``time`` to :meth:`propagate` (e.g.
+        several objects prompted on one volume) and returns None.
+        """
         t, z = check_frame(time, self.n_times), check_frame(plane, self.n_planes)
         check_prompt(prompt, self.plane_shape, f"object {obj_id}, time {t}, plane {z}")
         track = self.objects[self.add_object(obj_id)]
@@ -210,7 +215,7 @@ class VolumeSession:
             self._keep_mask(track, t, result.masks[0])
             self.done -= stale
         self.done.discard(t)
-        return self._write(t, self.sweeper.sweep(t, self._sweep_inputs(t)))
+        return self._write(t, self.sweeper.sweep(t, self._sweep_inputs(t))) if sweep else None
 
     @staticmethod
     def _covered(track: _ObjectTrack) -> set[int]:
@@ -332,3 +337,39 @@ class VolumeSession:
         if kept is not None and self.follow == "largest":
             plane = self.sweeper.largest_plane(t, kept[0], kept[1])
         track.planes[nxt] = plane
+
+    # ---------------------------------------------------------- saved tracks
+    def track_state(self) -> dict[str, np.ndarray]:
+        """The finished time track as arrays (for :func:`numpy.savez`): planes, masks, covered range."""
+        state = {}
+        for k, track in self.objects.items():
+            obj = track.session.objects[k]
+            if obj.anchor is None:
+                continue
+            rows = [(t, p, b[0].start, b[0].stop, b[1].start, b[1].stop) for t, (p, b, _) in
+                    sorted(track.masks.items())]
+            state[f"{k}/masks"] = np.array(rows, np.int64).reshape(-1, 6)
+            state[f"{k}/bits"] = np.concatenate([c.ravel() for _, (_, _, c) in sorted(track.masks.items())]
+                                                or [np.zeros(0, bool)])
+            state[f"{k}/planes"] = np.array(sorted(track.planes.items()), np.int64).reshape(-1, 2)
+            state[f"{k}/range"] = np.array([obj.backward_done, obj.forward_done], np.int64)
+        return state
+
+    def restore_track(self, state) -> None:
+        """Take a time track of :meth:`track_state` as done (after the same prompts were set again).
+
+        :meth:`propagate` then sweeps the volumes without tracking again; the
+        model's memory is not restored, so only a finished track is worth saving.
+        """
+        for k, track in self.objects.items():
+            if f"{k}/range" not in state:
+                continue
+            bits, at = np.asarray(state[f"{k}/bits"]), 0
+            track.masks.clear()
+            for t, p, r0, r1, c0, c1 in np.asarray(state[f"{k}/masks"]).tolist():
+                n = (r1 - r0) * (c1 - c0)
+                track.masks[t] = (p, (slice(r0, r1), slice(c0, c1)), bits[at:at + n].reshape(r1 - r0, c1 - c0))
+                at += n
+            track.planes.update({int(t): int(p) for t, p in np.asarray(state[f"{k}/planes"]).tolist()})
+            obj = track.session.objects[k]
+            obj.backward_done, obj.forward_done = (int(v) for v in state[f"{k}/range"])
