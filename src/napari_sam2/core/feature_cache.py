@@ -57,6 +57,12 @@ class FeatureCache:
         self.hits = self.misses = 0
         self._lock = threading.RLock()  # shared by the parallel z-sweeps of a volume series
 
+    def __getstate__(self) -> dict:  # a copy for another process (a dask worker): empty, same folder
+        return {"max_bytes": self.max_bytes, "folder": None if self.disk is None else self.disk.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_bytes"], state["folder"])
+
     def get(self, key: str):
         """The list of feature tensors for ``key``, or None."""
         with self._lock:

@@ -83,6 +83,14 @@ class SeriesLimits:
         self._limits = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # sent to dask workers: computed once here, never sampled there
+        self()
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __call__(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             if self._limits is None:

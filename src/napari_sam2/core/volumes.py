@@ -18,8 +18,10 @@ How SAM2's memory walks the two axes (see ``docs/volumes.md`` for the measuremen
 
 Corrections redo only what they can change. A prompt on ``(t, z)``:
 
-* is the object's *time-track prompt* at ``t`` when the object has no prompt at
-  ``t`` yet or its prompt at ``t`` is on plane ``z``. It changes the track at
+* is the object's *time-track prompt* at ``t`` when its prompt at ``t`` is on
+  plane ``z``, or it has no prompt at ``t`` and either the track has not
+  reached ``t``, or it reads ``t`` on plane ``z``, or it lost the object at
+  ``t`` (a click where the object was lost fixes the track). It changes the track at
   ``t`` at once, invalidates the track after ``t`` (before ``t`` when ``t`` is
   before the object's first prompted time point), exactly as in a 2D session,
   and the volumes of ``t`` and of every time point whose track it invalidated;
@@ -205,7 +207,7 @@ class VolumeSession:
         check_prompt(prompt, self.plane_shape, f"object {obj_id}, time {t}, plane {z}")
         track = self.objects[self.add_object(obj_id)]
         track.prompts[t, z] = prompt
-        if track.track_plane.get(t, z) == z:  # the time-track prompt at t
+        if self._is_track_prompt(track, t, z):
             before = self._covered(track)
             track.track_plane[t] = track.planes[t] = z
             result = track.session.set_prompt(track.obj_id, t, prompt)
@@ -216,6 +218,11 @@ class VolumeSession:
             self.done -= stale
         self.done.discard(t)
         return self._write(t, self.sweeper.sweep(t, self._sweep_inputs(t))) if sweep else None
+
+    def _is_track_prompt(self, track: _ObjectTrack, t: int, z: int) -> bool:
+        if t in track.track_plane:
+            return track.track_plane[t] == z
+        return t not in self._covered(track) or track.planes.get(t) == z or t not in track.masks
 
     @staticmethod
     def _covered(track: _ObjectTrack) -> set[int]:
