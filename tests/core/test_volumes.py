@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from doubles import DiskTracker
 
+from doubles import DiskTracker
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.synthetic_volumes import synthetic_volumes
 from napari_sam2.core.tracker import TrackOutput
@@ -110,7 +110,8 @@ def test_parallel_and_distributed_sweeps_give_the_same_labels(series):
     one = run(workers=1)
     assert set(np.unique(one)) == {0, 1, 2}
     np.testing.assert_array_equal(run(workers=2), one)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, \
             Client(cluster) as client:
         np.testing.assert_array_equal(run(client=client), one)
 

@@ -118,5 +118,6 @@ def test_everything_is_checked_before_the_model_loads(series, tmp_path, monkeypa
     with pytest.raises(InputError, match="already exists"):
         segment_volumes_file(image, prompts, out, axes="TZYX")
     with pytest.raises(InputError, match="overwrite the input"):
-        segment_volumes_file(image, prompts, tmp_path / "in.zarr", axes="TZYX", image_path=tmp_path / "in.zarr")
+        segment_volumes_file(image, prompts, tmp_path / "in.zarr", axes="TZYX",
+                             image_path=tmp_path / "in.zarr")
     assert not list(tmp_path.glob("*.sam2-run"))

@@ -62,7 +62,10 @@ class Sweeper:
         return PlaneSource(view, shift(self.z_axis), shift(self.channel_axis), self.channels, self.limits)
 
     def sweep(self, t: int, inputs: Sequence[SweepInput]) -> np.ndarray:
-        """The labels ``(Z, Y, X)`` of volume ``t``: each object swept through z both ways from its prompts."""
+        """The labels ``(Z, Y, X)`` of volume ``t``: each object swept through z both ways from its prompts.
+
+        ``inputs`` lists each object's prompts, its anchor plane first.
+        """
         source = self.source(t)
         if not inputs:
             return np.zeros((source.n_frames, *source.frame_shape), LABEL_DTYPE)
@@ -76,7 +79,7 @@ class Sweeper:
         return np.asarray(session.labels)
 
     def largest_plane(self, t: int, plane: int, mask: np.ndarray) -> int:
-        """Of ``plane`` and its two neighbours in volume ``t``, where the object swept from ``mask`` is largest.
+        """Of ``plane`` and its two neighbours in volume ``t``, where the object from ``mask`` is largest.
 
         A two-step z-sweep (one plane each way) prompted with the time track's
         mask; ties keep ``plane``.

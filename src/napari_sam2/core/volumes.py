@@ -46,7 +46,7 @@ from .prompts import FramePrompt, as_box, as_points, check_prompt
 from .records import check_direction, check_object_id
 from .session import Session
 from .sink import LABEL_DTYPE
-from .volume_sweeps import SweepInput, Sweeper, run_sweeps
+from .volume_sweeps import Sweeper, SweepInput, run_sweeps
 from .volume_views import DiscardSink, PlaneSource, SeriesLimits, TrackPlanes
 
 __all__ = ["VolumeSession", "VolumeResult", "TrackStep", "FOLLOW"]
@@ -125,7 +125,8 @@ class VolumeSession:
             raise InputError(f"follow must be one of {', '.join(FOLLOW)}, not {follow!r}")
         channel_axis = None if channel_axis is None else channel_axis % ndim
         channels = tuple(channels) if channels is not None else (0,)
-        limits = SeriesLimits(data, time_axis, z_axis, channel_axis, channels, normalization or Normalization())
+        limits = SeriesLimits(data, time_axis, z_axis, channel_axis, channels,
+                              normalization or Normalization())
         self.sweeper = Sweeper(data, time_axis, z_axis, channel_axis, channels, limits, make_tracker)
         probe = self.sweeper.source(0)  # checks channels; the volumes' shape
         self.n_times, self.n_planes = int(data.shape[time_axis]), probe.n_frames
@@ -313,7 +314,7 @@ class VolumeSession:
                 yield self._write(t, labels)
 
     def pending(self, direction: str = "both") -> tuple[int, int]:
-        """``(time-track steps, volumes)`` that :meth:`propagate` would compute at most (for progress bars)."""
+        """``(time-track steps, volumes)`` :meth:`propagate` would compute at most (for progress bars)."""
         steps = 0
         for track in self.objects.values():
             obj = track.session.objects.get(track.obj_id)
@@ -375,7 +376,8 @@ class VolumeSession:
             track.masks.clear()
             for t, p, r0, r1, c0, c1 in np.asarray(state[f"{k}/masks"]).tolist():
                 n = (r1 - r0) * (c1 - c0)
-                track.masks[t] = (p, (slice(r0, r1), slice(c0, c1)), bits[at:at + n].reshape(r1 - r0, c1 - c0))
+                crop = bits[at:at + n].reshape(r1 - r0, c1 - c0)
+                track.masks[t] = (p, (slice(r0, r1), slice(c0, c1)), crop)
                 at += n
             track.planes.update({int(t): int(p) for t, p in np.asarray(state[f"{k}/planes"]).tolist()})
             obj = track.session.objects[k]

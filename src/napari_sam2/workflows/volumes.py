@@ -90,11 +90,18 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
     """
     from ..core.feature_cache import FeatureCache
     from ..core.memory_policies import make_policy
-    from ..core.outputs import (OutputLock, check_free_space, check_output_path, label_store_bytes,
-                                recover_swap, run_folder, write_error)
+    from ..core.outputs import (
+        OutputLock,
+        check_free_space,
+        check_output_path,
+        label_store_bytes,
+        recover_swap,
+        run_folder,
+        write_error,
+    )
     from ..core.prompt_files import read_prompts
-    from ..core.records import check_direction, check_object_id
     from ..core.prompts import check_prompt
+    from ..core.records import check_direction, check_object_id
     from ..core.volumes import VolumeSession
 
     time_axis, z_axis, channel_axis = volume_axes(axes, getattr(data, "ndim", 0), channel_axis)
@@ -110,7 +117,8 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
         for (t, z), prompt in obj.prompts.items():
             where = f"object {obj.obj_id}, time {t}, plane {z}"
             if not (0 <= t < session.n_times and 0 <= z < session.n_planes):
-                raise InputError(f"{where} does not exist: the series has time points 0..{session.n_times - 1} "
+                raise InputError(f"{where} does not exist: the series has time points "
+                                 f"0..{session.n_times - 1} "
                                  f"and planes 0..{session.n_planes - 1}")
             check_prompt(prompt, session.plane_shape, where)
     out = Path(out)
