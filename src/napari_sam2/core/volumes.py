@@ -249,16 +249,21 @@ class VolumeSession:
         return plane, mask
 
     def _sweep_inputs(self, t: int) -> list[SweepInput]:
-        """Every object's prompts in volume ``t``: its time-track plane first."""
+        """Every object's prompts in volume ``t``, its time-track mask first.
+
+        The track's mask stands for a prompt on the track's plane (a correction
+        there was answered with the track's memory); without a mask (absent
+        object) the prompt on the track's plane comes first.
+        """
         inputs = []
         for track in self.objects.values():
             given = sorted((z, p) for (tt, z), p in track.prompts.items() if tt == t)
             kept = self.track_mask(track.obj_id, t)
-            if t in track.track_plane:
+            if kept is not None:
+                given = [(kept[0], FramePrompt(mask=kept[1])), *(g for g in given if g[0] != kept[0])]
+            elif t in track.track_plane:
                 first = track.track_plane[t]
                 given = sorted(given, key=lambda item: item[0] != first)
-            elif kept is not None:
-                given = [(kept[0], FramePrompt(mask=kept[1])), *given]
             if given:
                 inputs.append(SweepInput(track.obj_id, tuple(given)))
         return inputs
