@@ -150,3 +150,24 @@ def test_closing_the_generator_keeps_a_consistent_state(series):
     events = list(again.propagate("forward"))
     assert not any(isinstance(e, TrackStep) for e in events)
     np.testing.assert_array_equal(again.labels, session.labels)
+
+
+def test_the_time_track_reads_the_plane_chosen_for_each_time_point_and_nothing_ahead(series):
+    from napari_sam2.core.frames import Normalization
+    from napari_sam2.core.geometry import FrameGeometry
+    from napari_sam2.core.model_frames import ModelFrames
+    from napari_sam2.core.volume_views import PlaneSource, SeriesLimits, TrackPlanes
+
+    image, _ = series
+    planes = {}
+    view = TrackPlanes(image, 0, 1, planes, 2)
+    source = PlaneSource(view, 0, None, (0,), SeriesLimits(image, 0, 1, None, (0,), Normalization()))
+    frames = ModelFrames(source, FrameGeometry(source.frame_shape, 32), (0.5,) * 3, (0.25,) * 3)
+    np.testing.assert_array_equal(source.raw(1)[..., 0], image[1, 2])
+    frames[1]
+    before = frames[2]
+    assert frames._ahead == {}  # no read-ahead: the plane of t=3 is not chosen yet
+    planes[2] = 5
+    again = frames[2]  # the same time point, now on plane 5: read again, not the remembered tensor
+    np.testing.assert_array_equal(source.raw(2)[..., 0], image[2, 5])
+    assert not np.array_equal(np.asarray(again), np.asarray(before))
