@@ -171,3 +171,17 @@ def test_the_time_track_reads_the_plane_chosen_for_each_time_point_and_nothing_a
     again = frames[2]  # the same time point, now on plane 5: read again, not the remembered tensor
     np.testing.assert_array_equal(source.raw(2)[..., 0], image[2, 5])
     assert not np.array_equal(np.asarray(again), np.asarray(before))
+
+
+def test_a_channel_axis_is_read_per_plane(series):
+    image, _ = series
+    stacked = np.stack([np.zeros_like(image), image], axis=1)  # TCZYX, the nuclei in channel 1
+    session = VolumeSession(stacked, 0, 2, lambda: BrightTracker(image_size=64), channel_axis=1,
+                            channels=(1,))
+    assert (session.n_times, session.n_planes, session.plane_shape) == (5, 6, (48, 48))
+    plain = VolumeSession(image, 0, 1, lambda: BrightTracker(image_size=64))
+    for s in (session, plain):
+        s.add_points(1, 0, 3, [[24, 24]])
+        list(s.propagate("forward"))
+    np.testing.assert_array_equal(session.labels, plain.labels)
+    assert (session.labels == 1).any()
