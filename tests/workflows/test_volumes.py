@@ -81,6 +81,9 @@ def test_resume_sweeps_only_unfinished_volumes_and_does_not_track_again(series, 
         segment_volumes_file(stored, prompts, out, **args)
     journal = json.loads((tmp_path / "cut.tif.sam2-run" / "volumes.json").read_text())
     assert journal["done"] == [0, 1]
+    from napari_sam2.workflows.labels_run import run_status
+
+    assert "2 of 4 time points done" in run_status(out)
     with pytest.raises(InputError, match="unfinished run"):
         segment_volumes_file(stored, prompts, out, **args)
 
