@@ -134,3 +134,29 @@ def test_csv_without_object_id_warns_that_all_points_are_object_1(tmp_path):
                       r"as object 1"):
         [obj] = read_prompts(path)
     assert obj.obj_id == 1 and sorted(obj.prompts) == [0, 4]
+
+
+def test_prompts_of_a_series_of_volumes_are_keyed_by_time_and_plane(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"objects": [{"id": 3, "prompts": [
+        {"frame": 2, "plane": 4, "points": [[10, 12]]},
+        {"frame": 2, "plane": 4, "box": [5, 6, 20, 22]},
+        {"frame": 5, "plane": 1, "points": [[8, 9]], "labels": [0]}]}]}))
+    (obj,) = read_prompts(path, 0, (2, 3), 4, plane_axis=1)
+    assert sorted(obj.prompts) == [(2, 4), (5, 1)]
+    assert obj.prompts[2, 4].box == (5, 6, 20, 22) and obj.prompts[5, 1].labels.tolist() == [0]
+    with pytest.raises(InputError, match="is for a series of volumes"):
+        read_prompts(path)  # a plane on a stack of 2D frames is refused, not ignored
+
+
+def test_points_csv_of_a_4d_layer_maps_time_and_plane_by_the_axes(tmp_path):
+    # stored as ZTYX: axis-0 is z, axis-1 is t
+    path = tmp_path / "p.csv"
+    path.write_text("index,axis-0,axis-1,axis-2,axis-3,object_id,positive\n"
+                    "0,4.0,2.0,10.5,11.5,1,True\n1,4.0,2.0,12,13,1,False\n2,1.0,0.0,7,8,2,True\n")
+    objects = read_prompts(path, axis=1, spatial_axes=(2, 3), ndim=4, plane_axis=0)
+    assert [sorted(o.prompts) for o in objects] == [[(2, 4)], [(0, 1)]]
+    assert objects[0].prompts[2, 4].points.tolist() == [[10.5, 11.5], [12, 13]]
+    path.write_text("index,axis-0,axis-1,axis-2,axis-3,object_id\n0,4.5,2.0,10,11,1\n")
+    with pytest.raises(InputError, match="plane 4.5 .*not a whole plane"):
+        read_prompts(path, axis=1, spatial_axes=(2, 3), ndim=4, plane_axis=0)

@@ -17,6 +17,7 @@ are the same for every frame: the one level the model reads is kept once.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -54,9 +55,20 @@ class FeatureCache:
         self._memory: OrderedDict[str, list] = OrderedDict()
         self._bytes = 0
         self.hits = self.misses = 0
+        self._lock = threading.RLock()  # shared by the parallel z-sweeps of a volume series
+
+    def __getstate__(self) -> dict:  # a copy for another process (a dask worker): empty, same folder
+        return {"max_bytes": self.max_bytes, "folder": None if self.disk is None else self.disk.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_bytes"], state["folder"])
 
     def get(self, key: str):
         """The list of feature tensors for ``key``, or None."""
+        with self._lock:
+            return self._get(key)
+
+    def _get(self, key: str):
         if key in self._memory:
             self._memory.move_to_end(key)
             self.hits += 1
@@ -72,7 +84,8 @@ class FeatureCache:
     def put(self, key: str, features) -> None:
         """Keep a frame's feature tensors (moved to the CPU)."""
         features = [f.detach().to("cpu") for f in features]
-        self._remember(key, features)
+        with self._lock:
+            self._remember(key, features)
         if self.disk is not None:
             self.disk.put(key, features)
 

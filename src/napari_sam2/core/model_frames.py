@@ -26,7 +26,10 @@ class ModelFrames(Mapping):
 
     Reads ahead: when two consecutive frames are asked for, the next one in the
     same direction is read and preprocessed in a background thread while the
-    model works (at most one frame ahead, so memory stays bounded).
+    model works (at most one frame ahead, so memory stays bounded). A source
+    whose frames are chosen as the run goes (it has ``frame_token(index)``,
+    e.g. the plane a volume's time track reads at each time point) is not read
+    ahead, and a frame is read again when its token changed.
     """
 
     def __init__(self, source: FrameSource, geometry: FrameGeometry, mean, std):
@@ -34,15 +37,21 @@ class ModelFrames(Mapping):
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: dict[int, Future] = {}
         self._last: int | None = None
-        self._recent: tuple[int, object] | None = None  # the feature cache and the model ask twice
+        self._recent: tuple[tuple, object] | None = None  # the feature cache and the model ask twice
 
     def _load(self, index: int):
         return self.geometry.image_to_model(self.source.frame(index), self.mean, self.std)
 
     def __getitem__(self, index):
         index = int(index)
-        if self._recent is not None and self._recent[0] == index:
+        token = getattr(self.source, "frame_token", None)
+        key = (index, token(index)) if token is not None else (index, None)
+        if self._recent is not None and self._recent[0] == key:
             return self._recent[1]
+        if token is not None:  # frames chosen as the run goes: nothing to read ahead
+            tensor = self._load(index)
+            self._recent = (key, tensor)
+            return tensor
         future = self._ahead.pop(index, None)
         tensor = future.result() if future is not None else self._load(index)
         for stale in [k for k in self._ahead if abs(k - index) > 1]:
@@ -54,7 +63,7 @@ class ModelFrames(Mapping):
                     self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-read-ahead")
                 self._ahead[upcoming] = self._pool.submit(self._load, upcoming)
         self._last = index
-        self._recent = (index, tensor)
+        self._recent = (key, tensor)
         return tensor
 
     def __len__(self):

@@ -7,6 +7,11 @@ JSON::
         {"frame": 12, "box": [100, 70, 150, 120]},
         {"frame": 30, "mask": "mask30.tif"}]}]}
 
+For a series of volumes (T, Z, Y, X), ``"frame"`` is the time point and
+every prompt also gives ``"plane"``, the z index::
+
+    {"objects": [{"id": 1, "prompts": [{"frame": 0, "plane": 4, "points": [[120, 88]]}]}]}
+
 Points are ``[row, col]``; labels 1 positive / 0 negative (default positive);
 a box is ``[row_min, col_min, row_max, col_max]``; a mask is a 2D TIFF or
 ``.npy`` file (relative to the JSON file; never unpickled), nonzero = object.
@@ -19,7 +24,8 @@ CSV: napari's Points writer output (``index, axis-0, ... axis-N`` columns in
 the image's data coordinates) with feature columns ``object_id`` and
 ``positive``. It has one ``axis-N`` column per image dimension, or one fewer
 when the image has a channel axis that napari split into one layer per channel;
-anything else is refused with the columns named. Without an ``object_id``
+anything else is refused with the columns named. For a series of volumes
+the time and z columns are found by the image's axes (``plane_axis``). Without an ``object_id``
 column every point is object 1, with a warning saying so.
 """
 
@@ -44,11 +50,11 @@ __all__ = ["ObjectPrompts", "read_prompts"]
 
 @dataclass
 class ObjectPrompts:
-    """One object's id, name and prompts by frame."""
+    """One object's id, name and prompts by frame (by ``(time, plane)`` for a series of volumes)."""
 
     obj_id: int
     name: str = ""
-    prompts: dict[int, FramePrompt] = field(default_factory=dict)
+    prompts: dict = field(default_factory=dict)
 
 
 #: the largest object id a label image holds
@@ -59,7 +65,8 @@ _TRUE, _FALSE = ("1", "1.0", "true", "yes"), ("0", "0.0", "false", "no")
 
 
 def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] = (1, 2),
-                 ndim: int | None = None, channel_axis: int | None = None) -> list[ObjectPrompts]:
+                 ndim: int | None = None, channel_axis: int | None = None,
+                 plane_axis: int | None = None) -> list[ObjectPrompts]:
     """Read a prompts file, checking every value before anything runs.
 
     Parameters
@@ -76,6 +83,10 @@ def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] 
         ``axis`` and ``spatial_axes`` plus one).
     channel_axis : int, optional
         For CSV: the image's channel axis, if any.
+    plane_axis : int, optional
+        A series of volumes: the image's z axis (``axis`` is then time).
+        Prompts are keyed by ``(time, plane)``; every JSON prompt needs
+        ``"plane"``.
 
     Returns
     -------
@@ -85,15 +96,16 @@ def read_prompts(path: str | Path, axis: int = 0, spatial_axes: tuple[int, int] 
     if not path.is_file():
         raise InputError(f"prompts file {path} does not exist")
     if path.suffix.lower() == ".json":
-        return _read_json(path)
+        return _read_json(path, plane_axis is not None)
     if path.suffix.lower() == ".csv":
+        image_axes = tuple(d for d in (axis, plane_axis, *spatial_axes) if d is not None)
         if ndim is None:
-            ndim = max(d for d in (axis, *spatial_axes) if d is not None) + 1
-        return _read_csv(path, _csv_columns_for(axis, spatial_axes, ndim, channel_axis))
+            ndim = max(image_axes) + 1
+        return _read_csv(path, _csv_columns_for(image_axes, ndim, channel_axis))
     raise InputError(f"prompts file {path} must be .json or .csv")
 
 
-def _read_json(path: Path) -> list[ObjectPrompts]:
+def _read_json(path: Path, planes: bool = False) -> list[ObjectPrompts]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -121,6 +133,13 @@ def _read_json(path: Path) -> list[ObjectPrompts]:
                 raise InputError(f"{where}: every prompt needs a \"frame\"")
             frame = _int(item["frame"], f"{where} frame")
             where = f"{where}, frame {frame}"
+            if planes != ("plane" in item):
+                raise InputError(f'{where}: a prompt on a series of volumes needs "plane" (the z index)'
+                                 if planes else f'{where}: "plane" is for a series of volumes (axes with '
+                                 "T and Z); this image is a stack of 2D frames")
+            if planes:
+                plane = _int(item["plane"], f"{where} plane")
+                frame, where = (frame, plane), f"{where}, plane {plane}"
             prompt = _prompt_from_json(item, path.parent, where)
             old = obj.prompts.get(frame)
             obj.prompts[frame] = prompt if old is None else _combine(old, prompt, where)
@@ -193,10 +212,9 @@ def _read_mask(path: Path, where: str) -> np.ndarray:
     return mask != 0
 
 
-def _csv_columns_for(axis: int, spatial_axes: tuple[int, int], ndim: int,
+def _csv_columns_for(image_axes: tuple[int, ...], ndim: int,
                      channel_axis: int | None) -> dict[int, tuple[int, ...]]:
-    """Number of ``axis-N`` columns -> the columns of (frame, row, col) for that layout."""
-    image_axes = tuple(d for d in (axis, *spatial_axes) if d is not None)
+    """Number of ``axis-N`` columns -> the columns of ([time,] [plane,] row, col) for that layout."""
     layouts = {ndim: image_axes}
     if channel_axis is not None:  # napari splits the channels into layers of ndim - 1 axes
         layouts[ndim - 1] = tuple(d - (d > channel_axis) for d in image_axes)
@@ -229,17 +247,19 @@ def _read_csv(path: Path, layouts: dict[int, tuple[int, ...]]) -> list[ObjectPro
                       f"{'s are all' if len(rows) > 1 else ' is'} taken as object 1; add an "
                       "object_id feature to the Points layer to prompt several objects", stacklevel=3)
     objects: dict[int, ObjectPrompts] = {}
-    points: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+    points: dict[tuple, list[tuple[float, float, int]]] = {}
     for n, row in enumerate(rows, start=2):
         where = f"{path} line {n}"
         values = [_number(row.get(col), f"{where}: {col}") for col in columns]
-        frame, r, c = values if len(values) == 3 else (0.0, *values)  # a single image: frame 0
-        if abs(frame - round(frame)) > FRAME_TOLERANCE:
-            raise InputError(f"{where}: frame {row[columns[0]]} (column {columns[0]}) is not a "
-                             "whole frame number; points must lie on a frame")
+        *index, r, c = values if len(values) > 2 else (0.0, *values)  # a single image: frame 0
+        for what, value, col in zip(("frame", "plane"), index, columns, strict=False):
+            if abs(value - round(value)) > FRAME_TOLERANCE:
+                raise InputError(f"{where}: {what} {row[col]} (column {col}) is not a whole {what} "
+                                 "number; points must lie on a frame")
+        key = tuple(int(round(v)) for v in index)
         obj_id = _csv_object_id(row.get("object_id"), where) if has_ids else 1
         objects.setdefault(obj_id, ObjectPrompts(obj_id))
-        points.setdefault((obj_id, int(round(frame))), []).append(
+        points.setdefault((obj_id, key[0] if len(key) == 1 else key), []).append(
             (r, c, _positive(row.get("positive"), where)))
     for (obj_id, frame), pts in points.items():
         arr = np.array(pts, np.float32)

@@ -126,6 +126,12 @@ def run_status(out: str | Path) -> str:
     out = Path(out)
     folder = run_folder(out)
     journal = RunJournal.load(folder) if folder.is_dir() else None
+    volumes = folder / "volumes.json"  # a series of volumes (workflows/volumes.py)
+    if journal is None and volumes.is_file():
+        data = json.loads(volumes.read_text())
+        n = data["params"]["stack_shape"][data["params"]["axes"].index("T")]
+        return (f"{out}: unfinished run on a series of volumes; {len(data['done'])} of {n} time points "
+                "done; --resume continues with the others")
     if journal is None:
         if not out.exists():
             return f"{out}: no such output and no run on it"
