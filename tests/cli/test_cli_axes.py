@@ -102,7 +102,6 @@ def test_metadata_that_cannot_be_read_as_described(folder, tiny_model_dir, capsy
 
 
 def test_volumes_go_to_the_volumes_workflow(folder, tiny_model_dir, capsys):
-    pytest.importorskip("napari_sam2.workflows.volumes")
     tifffile.imwrite(folder / "v.tif", TZYX)
     (folder / "v.json").write_text(json.dumps(
         {"objects": [{"id": 1, "prompts": [{"frame": 2, "plane": 1, "points": [[12, 15]]}]}]}))
@@ -113,22 +112,15 @@ def test_volumes_go_to_the_volumes_workflow(folder, tiny_model_dir, capsys):
     assert zarr.open_array(str(folder / "o.zarr"), mode="r").shape == TZYX.shape
 
 
-def test_segment_file_hands_volumes_over_with_the_resolved_axes(folder, monkeypatch):
-    """The contract with workflows.volumes (a recording stand-in; the real one is tested above)."""
-    import sys
-    import types
-
-    calls = []
-    stand_in = types.ModuleType("napari_sam2.workflows.volumes")
-    stand_in.segment_volumes_file = lambda *args, **kwargs: calls.append((args, kwargs)) or "done"
-    monkeypatch.setitem(sys.modules, "napari_sam2.workflows.volumes", stand_in)
-    assert segment_file(TZYX, folder / "p.json", folder / "o.zarr", axes="tzyx", frames="1:4",
-                        model="demo", scale=[2.0, 1.0, 0.5, 0.5]) == "done"
-    (data, prompts, out), kwargs = calls[0]
-    axes = kwargs["axes"]
-    assert data.shape == (3, 3, 32, 40) and axes.letters == "TZYX" and axes.start[0] == 1
-    np.testing.assert_array_equal(data[1], TZYX[2])
-    assert (prompts, out, kwargs["channel_axis"], kwargs["channels"]) == (folder / "p.json",
-                                                                         folder / "o.zarr", None, None)
-    assert kwargs["model"] == "demo" and kwargs["scale"] == [2.0, 1.0, 0.5, 0.5]
-    assert not (folder / "o.zarr").exists()
+def test_a_part_of_a_series_of_volumes_keeps_the_stored_frame_numbers(folder, tiny_model_dir):
+    tifffile.imwrite(folder / "v.tif", TZYX)
+    (folder / "v.json").write_text(json.dumps({"objects": [
+        {"id": 1, "prompts": [{"frame": 2, "plane": 1, "points": [[12, 15]]}]},
+        {"id": 2, "prompts": [{"frame": 0, "plane": 0, "points": [[5, 5]]},
+                              {"frame": 3, "plane": 2, "points": [[20, 20]]}]}]}))
+    with pytest.warns(UserWarning, match="object 2: 1 prompt"):
+        segment_file(TZYX, folder / "v.json", folder / "o.zarr", axes="tzyx", frames="1:4",
+                     model=tiny_model_dir, device="cpu", progress=False)
+    out = zarr.open_array(str(folder / "o.zarr"), mode="r")
+    assert out.shape == (3, 3, 32, 40)
+    assert out.attrs["napari_sam2"]["selection"] == {"t": [1, 4]}

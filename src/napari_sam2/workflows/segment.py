@@ -109,7 +109,7 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
             channels=channels, model=model, device=device, direction=direction,
             overwrite=overwrite, progress=progress, preset=preset, feature_cache=feature_cache,
             compile=compile, precision=precision, resume=resume, image_path=image_path,
-            scale=scale, checkpoint_every=checkpoint_every, memory=memory)
+            scale=scale, checkpoint_every=checkpoint_every, memory=memory)  # axes: an Axes, maybe a view
     if resolved is not None:
         check_leftover(resolved)
         axis, channel_axis = resolved.axis, resolved.channel_axis

@@ -62,8 +62,10 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
         index), or a napari Points ``.csv`` of the 4D layer.
     out : str or Path
         ``.zarr`` or ``.tif`` label output.
-    axes : str
-        Axis letters of ``data``: ``"TZYX"``, ``"ZTYX"``, ``"TCZYX"``...
+    axes : str or Axes
+        Axis letters of ``data`` (``"TZYX"``, ``"ZTYX"``, ``"TCZYX"``...) or the
+        :class:`~napari_sam2.core.axes.Axes` of a view of a part of it (``--frames``
+        / ``--planes``): prompts keep the stored array's numbers.
     channel_axis, channels
         The channel axis (or C in ``axes``) and the channel(s) to use.
     model, device, preset, compile, precision
@@ -104,6 +106,9 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
     from ..core.records import check_direction, check_object_id
     from ..core.volumes import VolumeSession
 
+    view = None if isinstance(axes, str) else axes  # a resolved Axes, maybe a view of a part
+    if view is not None:
+        axes = view.letters
     time_axis, z_axis, channel_axis = volume_axes(axes, getattr(data, "ndim", 0), channel_axis)
     check_direction(direction)
     policy = make_policy(memory)
@@ -112,6 +117,8 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
                             follow=follow)  # its labels: the output, once opened
     spatial = tuple(d for d in range(data.ndim) if d not in (time_axis, z_axis, channel_axis))
     objects = read_prompts(prompts_path, time_axis, spatial, data.ndim, channel_axis, plane_axis=z_axis)
+    if view is not None and view.held:
+        objects = _view_prompts(objects, view, time_axis, z_axis, session)
     for obj in objects:
         check_object_id(obj.obj_id)
         for (t, z), prompt in obj.prompts.items():
@@ -147,7 +154,8 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
         run = _VolumesRun(out, folder, params, resume, overwrite)
         target = run.target
         scale_out = None if scale is None else [scale[d] for d in (time_axis, z_axis, *spatial)]
-        session.labels = run.open(shape, _metadata(session, image_path, scale_out, params, objects))
+        session.labels = run.open(shape, _metadata(session, image_path, scale_out, params, objects,
+                                                   view.selection() if view is not None else None))
         summary = _run(session, objects, run, direction, workers, client, progress, checkpoint_every)
         run.finish()
         done = True
@@ -176,11 +184,29 @@ def _params(loaded, objects, axes, session, channels, direction, memory, follow)
             "follow": follow}
 
 
-def _metadata(session, image_path, scale, params, objects) -> dict:
+def _metadata(session, image_path, scale, params, objects, selection=None) -> dict:
     from ..core.label_metadata import label_metadata
 
     return label_metadata(session.n_times, image_path, "TZYX", scale, params,
-                          [(o.obj_id, o.name) for o in objects])
+                          [(o.obj_id, o.name) for o in objects], selection=selection or None)
+
+
+def _view_prompts(objects, view, time_axis: int, z_axis: int, session) -> list:
+    """Prompts by the stored array's (time, plane) -> by the view's; those outside it are left out."""
+    import warnings
+
+    t0, z0 = view.offset(time_axis), view.offset(z_axis)
+    held = ", ".join(f"{k} {a}:{b}" for k, (a, b) in view.selection().items())
+    for obj in objects:
+        inside = {(t - t0, z - z0): p for (t, z), p in obj.prompts.items()
+                  if 0 <= t - t0 < session.n_times and 0 <= z - z0 < session.n_planes}
+        if not inside:
+            raise InputError(f"object {obj.obj_id} has no prompt inside the selection ({held})")
+        if len(inside) < len(obj.prompts):
+            warnings.warn(f"object {obj.obj_id}: {len(obj.prompts) - len(inside)} prompt(s) outside "
+                          f"the selection ({held}) are not used", stacklevel=2)
+        obj.prompts = inside
+    return objects
 
 
 def _run(session, objects, run, direction, workers, client, progress, checkpoint_every) -> str:
