@@ -73,3 +73,42 @@ def test_session_masks_unchanged_by_lean_forwards(monkeypatch):
     for (plain, plain_scores), (lean, lean_scores) in zip(plain_masks, lean_masks, strict=True):
         assert np.array_equal(plain, lean)
         np.testing.assert_allclose(lean_scores, plain_scores, rtol=1e-5, atol=1e-6)
+
+
+def _decoder_inputs(model, points, dense_from_mask):
+    """Mask-decoder inputs laid out as transformers makes them (feature maps channels-last in memory)."""
+    decoder = model.mask_decoder
+    channels = decoder.hidden_size
+    size = model.prompt_encoder.image_embedding_size
+
+    def features(c, scale):
+        h, w = size[0] * scale, size[1] * scale
+        return torch.randn(h * w, 1, c).permute(1, 2, 0).view(1, c, h, w)  # as the cached features
+
+    image = features(channels, 1)
+    positions = model.get_image_wide_positional_embeddings().repeat(1, 1, 1, 1)
+    sparse = torch.randn(1, points, 3, channels)
+    if dense_from_mask:
+        dense = torch.randn(1, channels, *size)
+    else:
+        dense = torch.randn(channels)[None, :, None, None].expand(1, channels, *size)
+    return image, positions, sparse, dense, [features(channels // 8, 4), features(channels // 4, 2)]
+
+
+def test_fast_mask_decoder_matches_transformers():
+    model = _fresh_model()
+    decoder = model.mask_decoder
+    torch.manual_seed(0)
+    cases = [(points, dense, multimask) for points in (1, 2) for dense in (False, True)
+             for multimask in (False, True)]
+    with torch.no_grad():
+        inputs = [_decoder_inputs(model, points, dense) for points, dense, _ in cases]
+        expected = [decoder(*args[:4], multimask, args[4]) for args, (_, _, multimask) in zip(inputs, cases)]
+        assert lean_forward.make_lean(model) > 0
+        assert "forward" in vars(decoder)
+        fast = [decoder(*args[:4], multimask, args[4]) for args, (_, _, multimask) in zip(inputs, cases)]
+    for got, want in zip(fast, expected, strict=True):
+        assert [t.shape for t in got] == [t.shape for t in want]
+        assert want[0].abs().max() > 0.01  # masks that are not all zero
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
