@@ -101,14 +101,34 @@ def test_fast_mask_decoder_matches_transformers():
     torch.manual_seed(0)
     cases = [(points, dense, multimask) for points in (1, 2) for dense in (False, True)
              for multimask in (False, True)]
+    inputs = [_decoder_inputs(model, points, dense) for points, dense, _ in cases]
+
+    def run_all():
+        return [decoder(*args[:4], multimask, args[4])
+                for args, (_, _, multimask) in zip(inputs, cases, strict=True)]
+
     with torch.no_grad():
-        inputs = [_decoder_inputs(model, points, dense) for points, dense, _ in cases]
-        expected = [decoder(*args[:4], multimask, args[4]) for args, (_, _, multimask) in zip(inputs, cases)]
+        expected = run_all()
         assert lean_forward.make_lean(model) > 0
         assert "forward" in vars(decoder)
-        fast = [decoder(*args[:4], multimask, args[4]) for args, (_, _, multimask) in zip(inputs, cases)]
+        fast = run_all()
     for got, want in zip(fast, expected, strict=True):
         assert [t.shape for t in got] == [t.shape for t in want]
         assert want[0].abs().max() > 0.01  # masks that are not all zero
         for g, w in zip(got, want, strict=True):
             torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_positional_embeddings_computed_once_per_weights():
+    model = _fresh_model()
+    with torch.no_grad():
+        expected = model.get_image_wide_positional_embeddings()
+        lean_forward.make_lean(model)
+        first = model.get_image_wide_positional_embeddings()
+        assert model.get_image_wide_positional_embeddings() is first  # cached
+        torch.testing.assert_close(first, expected, rtol=0, atol=0)
+        model.shared_image_embedding.positional_embedding.mul_(2.0)  # new weights: computed again
+        changed = model.get_image_wide_positional_embeddings()
+    assert changed is not first
+    torch.testing.assert_close(changed, model._plain_positional_embeddings(), rtol=0, atol=0)
+    assert not torch.equal(changed, first)
