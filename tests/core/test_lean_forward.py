@@ -73,3 +73,62 @@ def test_session_masks_unchanged_by_lean_forwards(monkeypatch):
     for (plain, plain_scores), (lean, lean_scores) in zip(plain_masks, lean_masks, strict=True):
         assert np.array_equal(plain, lean)
         np.testing.assert_allclose(lean_scores, plain_scores, rtol=1e-5, atol=1e-6)
+
+
+def _decoder_inputs(model, points, dense_from_mask):
+    """Mask-decoder inputs laid out as transformers makes them (feature maps channels-last in memory)."""
+    decoder = model.mask_decoder
+    channels = decoder.hidden_size
+    size = model.prompt_encoder.image_embedding_size
+
+    def features(c, scale):
+        h, w = size[0] * scale, size[1] * scale
+        return torch.randn(h * w, 1, c).permute(1, 2, 0).view(1, c, h, w)  # as the cached features
+
+    image = features(channels, 1)
+    positions = model.get_image_wide_positional_embeddings().repeat(1, 1, 1, 1)
+    sparse = torch.randn(1, points, 3, channels)
+    if dense_from_mask:
+        dense = torch.randn(1, channels, *size)
+    else:
+        dense = torch.randn(channels)[None, :, None, None].expand(1, channels, *size)
+    return image, positions, sparse, dense, [features(channels // 8, 4), features(channels // 4, 2)]
+
+
+def test_fast_mask_decoder_matches_transformers():
+    model = _fresh_model()
+    decoder = model.mask_decoder
+    torch.manual_seed(0)
+    cases = [(points, dense, multimask) for points in (1, 2) for dense in (False, True)
+             for multimask in (False, True)]
+    inputs = [_decoder_inputs(model, points, dense) for points, dense, _ in cases]
+
+    def run_all():
+        return [decoder(*args[:4], multimask, args[4])
+                for args, (_, _, multimask) in zip(inputs, cases, strict=True)]
+
+    with torch.no_grad():
+        expected = run_all()
+        assert lean_forward.make_lean(model) > 0
+        assert "forward" in vars(decoder)
+        fast = run_all()
+    for got, want in zip(fast, expected, strict=True):
+        assert [t.shape for t in got] == [t.shape for t in want]
+        assert want[0].abs().max() > 0.01  # masks that are not all zero
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_positional_embeddings_computed_once_per_weights():
+    model = _fresh_model()
+    with torch.no_grad():
+        expected = model.get_image_wide_positional_embeddings()
+        lean_forward.make_lean(model)
+        first = model.get_image_wide_positional_embeddings()
+        assert model.get_image_wide_positional_embeddings() is first  # cached
+        torch.testing.assert_close(first, expected, rtol=0, atol=0)
+        model.shared_image_embedding.positional_embedding.mul_(2.0)  # new weights: computed again
+        changed = model.get_image_wide_positional_embeddings()
+    assert changed is not first
+    torch.testing.assert_close(changed, model._plain_positional_embeddings(), rtol=0, atol=0)
+    assert not torch.equal(changed, first)

@@ -307,11 +307,17 @@ class Sam2Widget(QWidget):
             self.progress_bar.setVisible(False)
 
     def _progress(self, done: int, total: int) -> None:
-        """Frames done of total (total 0: busy, no count)."""
-        if self.progress_bar.maximum() != total:
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setFormat("%v / %m frames" if total else "")
-        self.progress_bar.setValue(done)
+        """Frames done of total (total 0: busy, no count).
+
+        Busy is a still bar saying so, not Qt's animated busy bar: its ~15
+        repaints a second recompose the whole OpenGL window, which with
+        software OpenGL took seconds of CPU from a model load.
+        """
+        text = "%v / %m frames" if total else "working..."
+        if self.progress_bar.maximum() != max(total, 1) or self.progress_bar.format() != text:
+            self.progress_bar.setRange(0, max(total, 1))
+            self.progress_bar.setFormat(text)
+        self.progress_bar.setValue(done if total else 0)
         self.progress_bar.setVisible(True)
 
     def _show_advanced(self, shown: bool) -> None:
