@@ -366,3 +366,20 @@ def test_labels_on_disk_never_inside_the_image_file(make_napari_viewer, qtbot, m
     assert "would overwrite the input" in messages[-1]
     assert not (tmp_path / "image.zarr" / "labels.zarr").exists()
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "image.zarr"), mode="r")[:], data)
+
+
+def test_labels_on_disk_are_locked_against_other_jobs_while_the_session_lasts(make_napari_viewer, stack,
+                                                                             tmp_path):
+    from napari_sam2.core.errors import InputError
+    from napari_sam2.core.outputs import OutputLock
+
+    viewer = make_napari_viewer()
+    widget, image = open_widget(viewer, stack)
+    out = tmp_path / "out.zarr"
+    widget.controller.start(image, tracker=DiskTracker(), output=str(out))
+    with pytest.raises(InputError, match="being written by another job"):
+        OutputLock(out).acquire()  # what a CLI run on the same store meets
+    widget.controller.close()
+    with OutputLock(out):  # released with the session
+        pass
+    assert not (tmp_path / "out.zarr.sam2-run").exists()

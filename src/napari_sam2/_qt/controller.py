@@ -29,6 +29,7 @@ from .._napari.layers import (
 from ..core.errors import InputError
 from ..core.frames import FrameSource
 from ..core.models import AUTO, DEFAULT_PRESET
+from ..core.outputs import OutputLock
 from ..core.prompts import PromptWarning
 from .object_actions import ObjectActions, notify
 from .repaints import pause_busy_animations, resume_busy_animations
@@ -74,12 +75,14 @@ class Sam2Controller(ObjectActions, SessionActions):
         self.settings: dict = {}  # what start() was given (saved with a session)
         self._runs: list[PropagationRun] = []  # propagations whose undo is watched
         self._table_time = 0.0
+        self._output_lock = None  # one job per labels store on disk, the CLI's included
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.dims.events.current_step.connect(self._on_step)
 
     def close(self) -> None:
         """Stop work and disconnect from the viewer (the widget is going away)."""
         self.cancel()
+        self._release_output()
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.current_step.disconnect(self._on_step)
         for signal in (self.status, self.hint, self.busy_changed, self.progress, self.positive_changed,
@@ -157,9 +160,13 @@ class Sam2Controller(ObjectActions, SessionActions):
             worker.returned.connect(partial(self._on_model_loaded, features=features))
             self._run(worker, "loading the model")
             self.progress.emit(0, 0)
+        self._release_output()
         try:
+            if output:
+                self._output_lock = OutputLock(output).acquire()
             self._make_layers(source, output)
         except InputError as err:
+            self._release_output()
             if worker is not None:
                 worker.quit()  # the loaded model is dropped: no `returned` after quit
             notify(err)
@@ -168,6 +175,11 @@ class Sam2Controller(ObjectActions, SessionActions):
         if tracker is not None:
             self._on_tracker(tracker, "custom model")
         return worker
+
+    def _release_output(self) -> None:
+        if self._output_lock is not None:
+            self._output_lock.release()
+            self._output_lock = None
 
     def _make_layers(self, source: FrameSource, output=None) -> None:
         self.labels_layer, self.points_layer, self.shapes_layer = add_session_layers(
