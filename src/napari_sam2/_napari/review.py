@@ -111,6 +111,8 @@ class Review:
             raise InputError(f"layer '{layer.name}' has no lineage: open a track result instead")
         self.layer, self.lineage = layer, lineage
         layer.metadata[LINEAGE_METADATA] = lineage
+        # the highest id seen: a new track never takes the id of one deleted in this review
+        self._highest = max(lineage.tracks, default=0)
 
     @property
     def n_frames(self) -> int:
@@ -148,8 +150,9 @@ class Review:
         layer.selected_label = row.track_id
         if centre is not None:
             shown = list(viewer.dims.displayed)
-            viewer.camera.center = tuple(world[shown] if len(shown) == layer.ndim
-                                         else world[-len(shown):])
+            camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+            camera.center = tuple(world[shown] if len(shown) == layer.ndim
+                                  else world[-len(shown):])
 
     # ------------------------------------------------------------ actions
     def accept(self, track_id: int) -> None:
@@ -165,6 +168,7 @@ class Review:
         frames = range(track.start, track.end + 1) if track is not None else range(self.n_frames)
         cleared = self._relabel(track_id, 0, frames)
         self.lineage.remove(int(track_id))
+        self._highest = max(self._highest, int(track_id))
         return cleared
 
     def mark_division(self, parent: int, daughters: tuple[int, int], frame: int) -> tuple[int, int]:
@@ -195,7 +199,7 @@ class Review:
         result = []
         for d in daughters:
             if d == parent:
-                new = max(self.lineage.tracks) + 1
+                new = self._highest = max(self._highest, *self.lineage.tracks, *daughters) + 1
                 self._relabel(parent, new, range(frame, mother.end + 1))
                 self.lineage.tracks[new] = type(mother)(new, frame, mother.end, parent)
                 self.lineage.flags = [f if f.track_id != parent or f.frame < frame else
