@@ -69,9 +69,6 @@ class ReviewWidget(QWidget):
         self.delete_button = QPushButton("Delete track")
         self.delete_button.setToolTip("remove the track's labels on every frame (Ctrl+Z on the "
                                       "labels layer undoes it) and drop it from the lineage")
-        actions = QHBoxLayout()
-        actions.addWidget(self.accept_button)
-        actions.addWidget(self.delete_button)
         self.parent_spin, self.daughter_spins = QSpinBox(), (QSpinBox(), QSpinBox())
         for spin in (self.parent_spin, *self.daughter_spins):
             spin.setRange(1, 2**31 - 1)
@@ -85,7 +82,9 @@ class ReviewWidget(QWidget):
         division.addWidget(QLabel("daughters"))
         for spin in self.daughter_spins:
             division.addWidget(spin)
-        division.addWidget(self.divide_button)
+        actions = QHBoxLayout()
+        for button in (self.accept_button, self.delete_button, self.divide_button):
+            actions.addWidget(button)
         self.save_button = QPushButton("Save review")
         self.save_button.setToolTip("write the lineage and which tracks are reviewed into the "
                                     "track result's zarr attributes")
@@ -96,8 +95,8 @@ class ReviewWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table)
-        layout.addLayout(actions)
         layout.addLayout(division)
+        layout.addLayout(actions)
         layout.addWidget(self.save_button)
         layout.addWidget(self.status)
         self.open_button.clicked.connect(lambda: self.open_result())
@@ -184,7 +183,11 @@ class ReviewWidget(QWidget):
         if row is None or self.review is None:
             return
         self.review.jump(self.viewer, row)
-        self.parent_spin.setValue(row.track_id)
+        track = self.review.lineage.tracks.get(row.track_id)
+        mother = track.parent if track is not None and track.parent else row.track_id
+        self.parent_spin.setValue(mother)
+        for spin, daughter in zip(self.daughter_spins, self.review.lineage.daughters(mother), strict=False):
+            spin.setValue(daughter)
 
     # --------------------------------------------------------------- actions
     def _act(self, action, *args):
