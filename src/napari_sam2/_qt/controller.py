@@ -28,6 +28,7 @@ from .._napari.layers import (
 )
 from ..core.errors import InputError
 from ..core.frames import FrameSource
+from ..core.memory_policies import DEFAULT_MEMORY, make_policy
 from ..core.models import AUTO, DEFAULT_PRESET
 from ..core.outputs import OutputLock
 from ..core.prompts import PromptWarning
@@ -92,7 +93,7 @@ class Sam2Controller(ObjectActions, SessionActions):
     # ------------------------------------------------------------- set-up
     def start(self, image_layer, model=AUTO, device="auto", axis=None, channel_axis=None,
               channels=None, tracker=None, output=None, preset=DEFAULT_PRESET, precision="auto",
-              feature_cache=None):
+              feature_cache=None, memory=DEFAULT_MEMORY):
         """Check the image, create the prompt and label layers, load the model in the background.
 
         Parameters
@@ -118,6 +119,8 @@ class Sam2Controller(ObjectActions, SessionActions):
         feature_cache : str or Path, optional
             A zarr store that keeps image features on disk across sessions
             (created if missing). Default: in memory only.
+        memory : str
+            Memory policy, one of :data:`~napari_sam2.core.memory_policies.MEMORY_POLICIES`.
 
         Returns
         -------
@@ -140,6 +143,7 @@ class Sam2Controller(ObjectActions, SessionActions):
             return None
         try:
             features = FeatureCache(folder=feature_cache) if feature_cache else None
+            make_policy(memory)  # a wrong name: said before the model loads
         except InputError as err:
             notify(err)
             return None
@@ -148,7 +152,8 @@ class Sam2Controller(ObjectActions, SessionActions):
         self.settings = dict(model=str(model), device=device, axis=axes.axis, channel_axis=channel_axis,
                              channels=None if channels is None else list(channels), preset=preset,
                              precision=precision, feature_cache=None if feature_cache is None
-                             else str(feature_cache), output=None if output is None else str(output))
+                             else str(feature_cache), output=None if output is None else str(output),
+                             memory=memory)
         self._runs = []
         self._source = source
         worker = None
@@ -157,7 +162,7 @@ class Sam2Controller(ObjectActions, SessionActions):
             worker = create_worker(_load_in_one_step, model, device, preset=preset,
                                    precision=precision, _start_thread=False, _ignore_errors=True,
                                    _progress={"total": 1, "desc": f"Loading {model}"})
-            worker.returned.connect(partial(self._on_model_loaded, features=features))
+            worker.returned.connect(partial(self._on_model_loaded, features=features, memory=memory))
             self._run(worker, "loading the model")
             self.progress.emit(0, 0)
         self._release_output()
@@ -189,10 +194,10 @@ class Sam2Controller(ObjectActions, SessionActions):
             layer.events.data.connect(self._on_prompt_layer_changed)
             layer.events.features.connect(self._on_prompt_layer_changed)
 
-    def _on_model_loaded(self, loaded, features=None) -> None:
+    def _on_model_loaded(self, loaded, features=None, memory=None) -> None:
         from ..core.tracker import TransformersTracker
 
-        self._on_tracker(TransformersTracker(loaded, feature_cache=features),
+        self._on_tracker(TransformersTracker(loaded, feature_cache=features, memory=memory),
                          f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
                          f"{' (bf16)' if loaded.bf16 else ''}")
 

@@ -94,7 +94,8 @@ class SessionActions:
             notify(f"open the image '{name}' first: the session was saved on it")
             return None
         settings = {k: v for k, v in saved.settings.items() if k in (
-            "model", "device", "axis", "channel_axis", "channels", "preset", "precision", "feature_cache")}
+            "model", "device", "axis", "channel_axis", "channels", "preset", "precision", "feature_cache",
+            "memory")}
         self._pending_restore = saved
         worker = self.start(image_layer, tracker=tracker, **settings)
         if self.labels_layer is None or self.image_layer is not image_layer:

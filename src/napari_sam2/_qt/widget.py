@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
 from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from ..core.records import DIRECTIONS
 from .controller import Sam2Controller
+from .memory_choice import memory_combo
 from .object_table import STRIP_WIDTH, fill_table
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
@@ -81,6 +82,7 @@ class Sam2Widget(QWidget):
         self.precision_combo.addItems(PRECISIONS)
         self.precision_combo.setToolTip("auto: bf16 where the hardware computes it (CUDA, recent "
                                         "x86 CPUs), else fp32; fp32 / bf16 force one")
+        self.memory_combo = memory_combo()
         self.cache_edit = QLineEdit()
         self.cache_edit.setPlaceholderText("in memory only  (or a features.zarr folder on disk)")
         self.cache_edit.setToolTip("keep every frame's image features in this zarr store: later "
@@ -98,8 +100,8 @@ class Sam2Widget(QWidget):
         self.advanced_button.setCheckable(True)
         self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
-        self.advanced_button.setToolTip("stack axis, channels, device, speed, precision, feature "
-                                        "cache, output on disk")
+        self.advanced_button.setToolTip("stack axis, channels, device, speed, precision, memory, "
+                                        "feature cache, output on disk")
         self.advanced = QWidget()
         advanced = QFormLayout(self.advanced)
         advanced.setContentsMargins(12, 0, 0, 0)
@@ -108,6 +110,7 @@ class Sam2Widget(QWidget):
         advanced.addRow("Device", self.device_combo)
         advanced.addRow("Speed", self.preset_combo)
         advanced.addRow("Precision", self.precision_combo)
+        advanced.addRow("Memory", self.memory_combo)
         advanced.addRow("Feature cache", self.cache_edit)
         advanced.addRow("Output", self.output_edit)
         self.advanced.setVisible(False)
@@ -293,6 +296,7 @@ class Sam2Widget(QWidget):
                                      channels=channels, output=self.output_edit.text().strip() or None,
                                      preset=self.preset_combo.currentText(),
                                      precision=self.precision_combo.currentText(),
+                                     memory=self.memory_combo.currentText(),
                                      feature_cache=self.cache_edit.text().strip() or None)
 
     def propagate(self):
@@ -360,7 +364,8 @@ class Sam2Widget(QWidget):
         if self.controller.image_layer is not None:
             self.image_combo.setCurrentText(self.controller.image_layer.name)
         for combo, key in ((self.model_combo, "model"), (self.device_combo, "device"),
-                           (self.preset_combo, "preset"), (self.precision_combo, "precision")):
+                           (self.preset_combo, "preset"), (self.precision_combo, "precision"),
+                           (self.memory_combo, "memory")):
             if settings.get(key):
                 combo.setCurrentText(str(settings[key]))
         channels = settings.get("channels")
