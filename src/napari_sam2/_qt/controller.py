@@ -76,7 +76,7 @@ class Sam2Controller(ObjectActions, SessionActions):
         self.settings: dict = {}  # what start() was given (saved with a session)
         self._runs: list[PropagationRun] = []  # propagations whose undo is watched
         self._table_time = 0.0
-        self._output_lock = None  # one job per labels store on disk, the CLI's included
+        self._output_lock = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -138,10 +138,6 @@ class Sam2Controller(ObjectActions, SessionActions):
             if channels is None and axes.rgb:  # an RGB layer: its colours, not its red channel
                 channels = (0, 1, 2)
             source = FrameSource(image_data(image_layer), axes.axis, axes.channel_axis, channels)
-        except InputError as err:
-            notify(err)
-            return None
-        try:
             features = FeatureCache(folder=feature_cache) if feature_cache else None
             make_policy(memory)  # a wrong name: said before the model loads
         except InputError as err:
@@ -165,10 +161,7 @@ class Sam2Controller(ObjectActions, SessionActions):
             worker.returned.connect(partial(self._on_model_loaded, features=features, memory=memory))
             self._run(worker, "loading the model")
             self.progress.emit(0, 0)
-        self._release_output()
         try:
-            if output:
-                self._output_lock = OutputLock(output).acquire()
             self._make_layers(source, output)
         except InputError as err:
             self._release_output()
@@ -187,6 +180,8 @@ class Sam2Controller(ObjectActions, SessionActions):
             self._output_lock = None
 
     def _make_layers(self, source: FrameSource, output=None) -> None:
+        self._release_output()  # one job per labels store on disk, a CLI run's included
+        self._output_lock = OutputLock(output).acquire() if output else None
         self.labels_layer, self.points_layer, self.shapes_layer = add_session_layers(
             self.viewer, self.image_layer, self.axes, source.frame_shape, self.current_object, output)
         self.hidden, self._colormap = set(), None
