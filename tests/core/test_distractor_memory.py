@@ -1,6 +1,7 @@
-"""The ``dam`` policy: distractor detection, kept frames (bounded, forgotten) and the tracker's use of them."""
+"""The ``dam`` policy: distractor detection, kept frames (bounded, forgotten), the tracker's use of them."""
 
 import numpy as np
+from test_memory_policies import crossing_cells, run_with_correction
 
 from napari_sam2.core import _hf_compat as hf
 from napari_sam2.core.distractor_memory import DistractorMemory
@@ -8,8 +9,6 @@ from napari_sam2.core.frames import FrameSource
 from napari_sam2.core.memory_policies import ObjectFrame, make_policy
 from napari_sam2.core.session import Session
 from napari_sam2.core.tracker import TransformersTracker
-
-from test_memory_policies import crossing_cells, run_with_correction
 
 
 def disk(shape, centre, r):

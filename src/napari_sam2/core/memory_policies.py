@@ -34,7 +34,8 @@ from .memory_base import SUPPRESSED, MemoryPolicy, ObjectFrame, _resize, iou
 from .motion import BoxKalman, box_iou, box_of
 
 __all__ = ["MEMORY_POLICIES", "DEFAULT_MEMORY", "MemoryPolicy", "Sam2Memory", "ExclusiveMemory",
-           "CellsMemory", "MotionMemory", "DistractorMemory", "ObjectFrame", "make_policy", "apply_policy", "iou"]
+           "CellsMemory", "MotionMemory", "DistractorMemory", "ObjectFrame", "make_policy", "apply_policy",
+           "iou"]
 
 Sam2Memory = MemoryPolicy
 
