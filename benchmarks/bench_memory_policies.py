@@ -10,6 +10,15 @@ interior point) and propagated forward through the inference path users run
 * **touching**: 10 cells of radius 0.08-0.12 moving at 0.015 per frame
   (``seed 820000 + i``): cells touch and cross paths on most frames.
 
+* **hela** (real, fluorescence): 256 x 256 tiles of the Cell Tracking
+  Challenge's Fluo-N2DL-HeLa 02 (``../shared/data/ctc_hela``, 20 frames),
+  truth: its error-prone segmentation ERR_SEG, whose ids change over time,
+  linked frame to frame by the largest overlap with the nucleus' last mask
+  (>= 30 % of it; up to 3 frames without a match, then it has ended). A frame
+  where ERR_SEG misses a nucleus counts as absent: absent-empty means nothing
+  on this set, J&F is what to read. Nuclei touching the tile's edge
+  on frame 0 are not clicked. Tile ``i`` is the ``i``-th of a row-major grid.
+
 The policies of one stack run one after the other (interleaved), so the
 load of a shared machine falls on all of them alike. Time per frame is the
 propagation's wall time over the frames it computed.
@@ -18,6 +27,7 @@ Usage::
 
     python benchmarks/bench_memory_policies.py --json mem.json --plot docs/images/memory_policies_j.png
     python benchmarks/bench_memory_policies.py --stacks 3 --touching 2 --policies sam2,cells
+    python benchmarks/bench_memory_policies.py --sets hela --hela 2 --frames 20 --policies sam2,dam
 """
 
 from __future__ import annotations
@@ -34,6 +44,38 @@ SETS = {
     "standard": (800_000, {"n_cells": 6}),
     "touching": (820_000, {"n_cells": 10, "radius": (0.08, 0.12), "speed": 0.015}),
 }
+#: HeLa tiles scored (grid of 2 x 4 tiles of 256 px on 700 x 1100): the inner ones, chosen before any run
+HELA_TILES = (1, 2, 5, 6)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def hela_tile(i: int, frames: int, size: int = 256):
+    """Tile ``i`` of HeLa 02 and its ERR_SEG truth linked over time (see the module docstring)."""
+    import tifffile
+
+    image = tifffile.imread(SHARED / "ctc_hela" / "Fluo_Hela_02_img.tif")[:frames]
+    seg = tifffile.imread(SHARED / "ctc_hela" / "Fluo_Hela_02_ERR_SEG.tif")[:frames]
+    per_row = image.shape[2] // size
+    r, c = (i // per_row) * size, (i % per_row) * size
+    image, seg = image[:, r:r + size, c:c + size], seg[:, r:r + size, c:c + size]
+    linked = np.zeros_like(seg)
+    edge = set(np.unique(np.r_[seg[0, 0], seg[0, -1], seg[0, :, 0], seg[0, :, -1]]))
+    last = {int(i): (seg[0] == i, 0) for i in np.unique(seg[0]) if i and i not in edge}  # id: mask, t
+    for t in range(len(seg)):
+        taken = set()
+        for tid, (mask, seen) in list(last.items()):
+            if t - seen > 3:
+                continue  # ended
+            ids, counts = np.unique(seg[t][mask], return_counts=True)
+            best = [(n / mask.sum(), int(j)) for j, n in zip(ids, counts, strict=True)
+                    if j and j not in taken]
+            if best and max(best)[0] >= 0.3:
+                taken.add(max(best)[1])
+                last[tid] = (seg[t] == max(best)[1], t)
+                linked[t][last[tid][0]] = tid
+    return image, linked
 
 
 def run_stack(loaded, image, labels, memory) -> dict:
@@ -154,9 +196,10 @@ def table(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--policies", default="sam2,exclusive,cells,cells-claims,motion")
+    parser.add_argument("--policies", default="sam2,exclusive,cells,cells-claims,motion,dam")
     parser.add_argument("--stacks", type=int, default=20, help="standard stacks")
     parser.add_argument("--touching", type=int, default=6, help="touching stacks")
+    parser.add_argument("--hela", type=int, default=2, help="HeLa tiles (real data)")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--sets", default="standard,touching")
     parser.add_argument("--first", type=int, default=0, help="first stack index (to split a run)")
@@ -179,16 +222,19 @@ def main(argv=None) -> int:
 
     policies = args.policies.split(",")
     loaded = load_model(args.model, device="cpu")
-    counts = {"standard": args.stacks, "touching": args.touching}
+    counts = {"standard": args.stacks, "touching": args.touching, "hela": args.hela}
     result = {"model": args.model, "threads": torch.get_num_threads(), "stacks": counts, "sets": {},
               "first": args.first, "runs": {}}
     t0 = time.time()
     for name in args.sets.split(","):
-        base, options = SETS[name]
         runs = {p: [] for p in policies}
         for i in range(args.first, args.first + counts[name]):
-            image, labels = synthetic_timelapse(args.frames, (256, 256), seed=base + i,
-                                                divisions=False, **options)
+            if name == "hela":
+                image, labels = hela_tile(HELA_TILES[i], args.frames)
+            else:
+                base, options = SETS[name]
+                image, labels = synthetic_timelapse(args.frames, (256, 256), seed=base + i,
+                                                    divisions=False, **options)
             for policy in policies:
                 runs[policy].append(run_stack(loaded, image, labels, policy))
             print(f"  {name} {i}: " + " ".join(f"{p} {runs[p][-1]['jf']:.3f}" for p in policies),

@@ -103,7 +103,8 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
                         help=f"memory policy while tracking: sam2 (SAM2's own), exclusive (no pixel "
                         "in two objects' memories), cells (candidate masks that keep to their own "
                         "cell), cells-claims (cells + claims settled by history, jumps kept out "
-                        f"of memory), motion (SAMURAI-like Kalman box scoring); default {DEFAULT_MEMORY}")
+                        "of memory), motion (SAMURAI-like Kalman box scoring), dam (DAM4SAM-like: "
+                        f"frames with a distractor kept in memory longer); default {DEFAULT_MEMORY}")
 
 
 def stack_axes(args, axes: str | None, ndim: int, shape=None) -> tuple[int, int | None]:

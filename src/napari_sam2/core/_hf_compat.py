@@ -133,6 +133,25 @@ def drop_output(session, idx: int, frame: int) -> None:
 
 
 @contextmanager
+def extra_conditioning(outputs: dict, frames) -> None:
+    """While active, the tracked ``frames`` of one object's ``outputs`` are also conditioning memories.
+
+    SAM2 reads tracked memories only at fixed offsets behind the current frame;
+    conditioning memories are read wherever they are. Frames already
+    conditioning are left alone; nothing is changed once the block ends.
+    """
+    cond, tracked = outputs["cond_frame_outputs"], outputs["non_cond_frame_outputs"]
+    added = [f for f in frames if f not in cond and f in tracked]
+    for frame in added:
+        cond[frame] = tracked[frame]
+    try:
+        yield
+    finally:
+        for frame in added:
+            cond.pop(frame, None)
+
+
+@contextmanager
 def choosing_candidates(model, choose):
     """While active, ``choose(logits, ious, presence)`` picks the mask decoder's candidate.
 

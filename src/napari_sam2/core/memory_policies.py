@@ -14,7 +14,9 @@ frame at once:
    remove pixels from an object's mask (a pixel two objects claim belongs to
    one) and may keep a frame out of the memory (``store = False``);
 3. :meth:`MemoryPolicy.forget` drops what it keeps about frames that a
-   correction made stale.
+   correction made stale;
+4. :meth:`MemoryPolicy.kept_frames` names tracked frames whose memory the
+   tracker keeps past SAM2's recent window (``dam``, :mod:`.distractor_memory`).
 
 A policy keeps its own per-object history indexed by frame (never a
 "previous step"), so forward and backward passes, resumed propagation and
@@ -24,115 +26,16 @@ tracking. ``sam2`` is SAM2's own behaviour, exactly (no hooks are installed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from .distractor_memory import DistractorMemory
 from .errors import InputError
+from .memory_base import SUPPRESSED, MemoryPolicy, ObjectFrame, _resize, iou
 from .motion import BoxKalman, box_iou, box_of
 
 __all__ = ["MEMORY_POLICIES", "DEFAULT_MEMORY", "MemoryPolicy", "Sam2Memory", "ExclusiveMemory",
-           "CellsMemory", "MotionMemory", "ObjectFrame", "make_policy", "apply_policy", "iou"]
-
-#: logit given to pixels a policy removes from a mask (SAM2's own value for non-overlap)
-SUPPRESSED = -10.0
-#: frames of history kept per object (around the last frame seen)
-HISTORY = 8
-
-
-@dataclass
-class ObjectFrame:
-    """One object on the frame being settled (what :meth:`MemoryPolicy.settle` sees).
-
-    ``logits`` are the model-space mask logits ``(h, w)`` (the high-resolution
-    ones when the model exposes them). A policy sets ``keep`` (bool, same
-    shape: pixels outside it, which another object won, are removed from the
-    mask and its memory) and
-    ``store`` (False: this frame does not enter the object's memory).
-    """
-
-    obj_id: int
-    prompted: bool
-    presence: float
-    logits: np.ndarray
-    iou: float = float("nan")
-    keep: np.ndarray | None = None
-    store: bool = True
-
-
-@dataclass
-class Record:
-    """What a policy remembers of one object on one frame."""
-
-    mask: np.ndarray  # bool, low resolution
-    box: np.ndarray | None  # (r0, c0, r1, c1) in low-res pixels, None when empty
-    extra: dict = field(default_factory=dict)
-
-
-class MemoryPolicy:
-    """SAM2's behaviour; the base of the other policies (see the module docstring).
-
-    Attributes
-    ----------
-    name : str
-        The name users pass (``memory="..."``).
-    chooses : bool
-        Whether :meth:`choose` is consulted (a hook on the mask decoder).
-    settles : bool
-        Whether :meth:`settle` is consulted before memories are encoded.
-    """
-
-    name = "sam2"
-    chooses = False
-    settles = False
-
-    def __init__(self):
-        self.history: dict[int, dict[int, Record]] = {}
-
-    def choose(self, obj_id: int, frame: int, reverse: bool, logits: np.ndarray,
-               ious: np.ndarray, presence: float) -> int | None:
-        """Index of the candidate to keep among ``logits`` ``(k, h, w)``; None: SAM2's choice."""
-        return None
-
-    def settle(self, frame: int, reverse: bool, objects: list[ObjectFrame]) -> None:
-        """Edit ``keep`` / ``store`` of the objects computed on ``frame`` (in place)."""
-
-    def reset(self) -> None:
-        """Forget everything (a new stack)."""
-        self.history.clear()
-
-    def forget(self, obj_id: int, frames=None) -> None:
-        """Drop the history of ``obj_id`` on ``frames`` (all frames when None)."""
-        if frames is None:
-            self.history.pop(obj_id, None)
-            return
-        kept = self.history.get(obj_id, {})
-        for frame in frames:
-            kept.pop(frame, None)
-
-    def record(self, frame: int, reverse: bool, objects: list[ObjectFrame],
-               low_res: tuple[int, int]) -> None:
-        """Remember each object's final mask on ``frame`` (at ``low_res``), after :meth:`settle`."""
-        for obj in objects:
-            mask = obj.logits > 0
-            if obj.keep is not None:
-                mask &= obj.keep
-            self.remember(obj.obj_id, frame, _resize(mask & (obj.presence > 0), low_res))
-
-    # helpers shared by the policies
-    def previous(self, obj_id: int, frame: int, reverse: bool) -> Record | None:
-        """The record of the frame tracked just before ``frame`` in this direction."""
-        return self.history.get(obj_id, {}).get(frame + 1 if reverse else frame - 1)
-
-    def remember(self, obj_id: int, frame: int, mask: np.ndarray, **extra) -> Record:
-        """Store ``mask`` (bool, low resolution) as the object's record on ``frame``."""
-        frames = self.history.setdefault(obj_id, {})
-        record = Record(mask, box_of(mask), extra)
-        frames[frame] = record
-        for old in [f for f in frames if abs(f - frame) > HISTORY]:
-            del frames[old]
-        return record
-
+           "CellsMemory", "MotionMemory", "DistractorMemory", "ObjectFrame", "make_policy", "apply_policy",
+           "iou"]
 
 Sam2Memory = MemoryPolicy
 
@@ -253,20 +156,6 @@ def _winners(objects: list[ObjectFrame], held: list) -> np.ndarray:
     return winner
 
 
-def _resize(mask: np.ndarray, shape) -> np.ndarray:
-    """Nearest-neighbour resize of a bool mask (integer factors either way, or any size)."""
-    if mask.shape == tuple(shape):
-        return mask
-    rows = (np.arange(shape[0]) * mask.shape[0] // shape[0])
-    cols = (np.arange(shape[1]) * mask.shape[1] // shape[1])
-    return mask[rows][:, cols]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two bool masks (0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
-
 
 class MotionMemory(MemoryPolicy):
     """SAMURAI-like: Kalman box motion scores the candidates; only good frames enter the memory.
@@ -367,11 +256,12 @@ def apply_policy(policy: MemoryPolicy, frame: int, reverse: bool, entries) -> li
 
 def _policies() -> dict:
     return {"sam2": Sam2Memory, "exclusive": ExclusiveMemory, "cells": CellsMemory,
-            "cells-claims": lambda: CellsMemory(claims=True), "motion": MotionMemory}
+            "cells-claims": lambda: CellsMemory(claims=True), "motion": MotionMemory,
+            "dam": DistractorMemory}
 
 
 #: the names ``memory=`` takes
-MEMORY_POLICIES = ("sam2", "exclusive", "cells", "cells-claims", "motion")
+MEMORY_POLICIES = ("sam2", "exclusive", "cells", "cells-claims", "motion", "dam")
 #: the policy used when none is given (chosen by measurement: docs/benchmarks.md)
 DEFAULT_MEMORY = "sam2"
 

@@ -183,8 +183,8 @@ class TransformersTracker:
             for (idx, _, _), keep in zip(encode, stored, strict=True):
                 if not keep:
                     hf.drop_output(sess, idx, frame)
-            for idx, _, _ in encode:
-                self._prune(idx, frame, reverse)
+            for step, (idx, _, _) in zip(steps, encode, strict=True):
+                self._prune(idx, frame, reverse, self.memory.kept_frames(step.obj_id))
             self._frames_run += 1
             # not after a click: the next click would fault its temporaries' pages in again (~30 ms)
             if self._frames_run % TRIM_EVERY == 0 and any(step.prompt is None for step in steps):
@@ -274,7 +274,9 @@ class TransformersTracker:
         if self.memory.chooses and prompt is None:
             choosing = hf.choosing_candidates(
                 model, functools.partial(self.memory.choose, step.obj_id, frame, reverse))
-        with choosing:
+        kept = [k for k in self.memory.kept_frames(step.obj_id)
+                if ((k - frame) if reverse else (frame - k)) >= self.mask_memory_frames] if use_memory else []
+        with choosing, hf.extra_conditioning(outputs, kept):
             out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
                                mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
                                memory_per_object=self._memory_per_object)
@@ -285,8 +287,8 @@ class TransformersTracker:
         hf.store_output(sess, idx, frame, out, is_cond)
         return out
 
-    def _prune(self, idx: int, frame: int, reverse: bool) -> None:
-        """Drop what the memory window no longer needs (bounded memory on long stacks)."""
+    def _prune(self, idx: int, frame: int, reverse: bool, keep=frozenset()) -> None:
+        """Drop what the memory window no longer needs, but the policy's ``keep`` frames (bounded memory)."""
         outputs = hf.object_outputs(self._session, idx)
         tracked = outputs["non_cond_frame_outputs"]
         for out in outputs["cond_frame_outputs"].values():
@@ -294,6 +296,8 @@ class TransformersTracker:
         for k in list(tracked):
             tracked[k].pop("high_res_masks", None)
             behind = (k - frame) if reverse else (frame - k)
+            if k in keep:
+                continue
             if behind >= self.pointer_frames:
                 del tracked[k]
             elif behind >= self.mask_memory_frames:
