@@ -8,11 +8,11 @@ from typing import Literal
 import numpy as np
 
 from .errors import InputError
-from .prompts import FramePrompt
+from .prompts import FramePrompt, ModelPrompt
 from .sink import LABEL_DTYPE
 
 __all__ = ["Direction", "DIRECTIONS", "check_direction", "check_object_id", "FrameResult", "TrackedObject",
-           "highest_positive"]
+           "highest_positive", "ObjectStep", "TrackOutput"]
 
 Direction = Literal["forward", "backward", "both"]
 #: the directions :meth:`Session.propagate` takes
@@ -99,3 +99,30 @@ def highest_positive(logits: np.ndarray, present: np.ndarray) -> np.ndarray:
         best[box][better] = inside[better]
         winner[box][better] = i
     return winner
+
+
+@dataclass(frozen=True)
+class ObjectStep:
+    """What to do for one object on the frame being processed.
+
+    ``prompt`` is None while propagating; ``use_memory`` is False for an
+    object's first prompt (plain image SAM) and True for corrections.
+    """
+
+    obj_id: int
+    prompt: ModelPrompt | None = None
+    use_memory: bool = True
+
+
+@dataclass(frozen=True)
+class TrackOutput:
+    """Per-object low-resolution mask logits ``(n, h, w)``, presence logits ``(n,)`` and the
+    predicted IoU of each kept mask ``(n,)`` (NaN where the model gives none, e.g. mask prompts)."""
+
+    logits: np.ndarray
+    presence: np.ndarray
+    ious: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.ious is None:
+            object.__setattr__(self, "ious", np.full(len(self.presence), np.nan, np.float32))

@@ -17,7 +17,6 @@ import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -28,40 +27,14 @@ from .geometry import FrameGeometry, points_with_box
 from .lean_forward import make_lean
 from .memory_policies import MemoryPolicy, apply_policy, make_policy
 from .model_frames import TRIM_EVERY, ModelFrames, release_free_heap
-from .prompts import ModelPrompt
+from .records import ObjectStep, TrackOutput
 
 if TYPE_CHECKING:
     from .frames import FrameSource
     from .models import LoadedModel
+    from .prompts import ModelPrompt
 
 __all__ = ["ObjectStep", "TrackOutput", "Tracker", "TransformersTracker"]
-
-
-@dataclass(frozen=True)
-class ObjectStep:
-    """What to do for one object on the frame being processed.
-
-    ``prompt`` is None while propagating; ``use_memory`` is False for an
-    object's first prompt (plain image SAM) and True for corrections.
-    """
-
-    obj_id: int
-    prompt: ModelPrompt | None = None
-    use_memory: bool = True
-
-
-@dataclass(frozen=True)
-class TrackOutput:
-    """Per-object low-resolution mask logits ``(n, h, w)``, presence logits ``(n,)`` and the
-    predicted IoU of each kept mask ``(n,)`` (NaN where the model gives none, e.g. mask prompts)."""
-
-    logits: np.ndarray
-    presence: np.ndarray
-    ious: np.ndarray | None = None
-
-    def __post_init__(self):
-        if self.ious is None:
-            object.__setattr__(self, "ious", np.full(len(self.presence), np.nan, np.float32))
 
 
 class Tracker(Protocol):
