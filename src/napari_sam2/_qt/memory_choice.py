@@ -19,6 +19,8 @@ MEMORY_HELP = {
                     "a frame where a mask jumped or suddenly grew is not remembered",
     "motion": "follows each cell's movement (a motion model) and remembers only frames whose mask "
               "is where the cell was expected to move",
+    "dam": "as sam2, and also remembers a few frames where a neighbour almost took the cell while "
+           "it was tracked well, so the model keeps seeing how the two differ",
 }
 
 
