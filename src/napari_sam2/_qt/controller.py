@@ -33,6 +33,7 @@ from ..core.prompts import PromptWarning
 from .object_actions import ObjectActions, notify
 from .repaints import pause_busy_animations, resume_busy_animations
 from .session_actions import SessionActions
+from .track_all_actions import TrackAllActions
 
 __all__ = ["Sam2Controller"]
 
@@ -40,7 +41,7 @@ __all__ = ["Sam2Controller"]
 TABLE_EVERY = 0.5
 
 
-class Sam2Controller(ObjectActions, SessionActions):
+class Sam2Controller(ObjectActions, SessionActions, TrackAllActions):
     """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
 
     Parameters

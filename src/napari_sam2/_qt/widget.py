@@ -23,6 +23,7 @@ from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from ..core.records import DIRECTIONS
 from .controller import Sam2Controller
 from .object_table import STRIP_WIDTH, fill_table
+from .track_all_actions import TrackAllRow
 
 SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
   click       add a point (points layer in add mode)
@@ -168,6 +169,8 @@ class Sam2Widget(QWidget):
         session.addLayout(prompt_row)
         session.addLayout(masks_row)
         session.addLayout(run_row)
+        self.track_all_row = TrackAllRow(self.controller)
+        session.addWidget(self.track_all_row)
         session.addWidget(self.table)
         object_row = QHBoxLayout()
         object_row.addWidget(self.delete_button)
