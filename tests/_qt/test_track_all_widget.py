@@ -52,8 +52,14 @@ def test_track_all_from_a_labels_layer_fills_every_frame_with_one_undo_step(make
     assert "tracks" in viewer.layers and len(viewer.layers["tracks"].data)
     assert widget.hint.text().startswith(f"track all: {len(lineage.tracks)} tracks, ")
     assert "flags to review" in widget.hint.text()
-    controller.undo()  # the whole run is one step
+    controller.undo()  # the whole run is one step; its tracks and lineage go with it
     assert not np.asarray(controller.labels_layer.data).any()
+    assert not controller.session.objects and LINEAGE_KEY not in controller.labels_layer.metadata
+    assert "tracks" not in viewer.layers
+    worker = row.track_all()  # and Track all can run again
+    assert worker is not None
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=120_000)
+    assert all(labels[t].any() for t in range(len(data)))
 
 
 def test_track_all_with_automatic_seeds_and_cancel(make_napari_viewer, movie, qtbot):

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
 
 from .._napari.history import PropagationRun
-from .._napari.track_all import check_can_track, seeds_from_layer, show_lineage, summary
+from .._napari.track_all import LINEAGE_KEY, check_can_track, seeds_from_layer, show_lineage, summary
 from ..core.errors import InputError
 from .object_actions import notify
 
@@ -26,6 +26,7 @@ class TrackAllActions:
     """Mixed into :class:`~.controller.Sam2Controller`: :meth:`track_all`."""
 
     engine = None  # the last TrackAll run (its ``lineage`` is also in the labels layer's metadata)
+    _track_run = None  # its PropagationRun (one undo step)
 
     def track_all(self, seeds_layer=None, params=None):
         """Track every cell from seeds on the current frame, in a worker; one undo step.
@@ -70,6 +71,7 @@ class TrackAllActions:
         self._history = ExitStack()
         self._history.enter_context(self.labels_layer.block_history())
         self._runs.append(PropagationRun.start(self.session))
+        self._track_run = self._runs[-1]
         self._done, self._total, self._table_time = 0, total, time.monotonic()
         self._run(worker, f"tracking all cells from frame {frame}")
         worker.finished.connect(lambda: self._track_all_finished(engine, worker))  # after _on_finished
@@ -94,6 +96,22 @@ class TrackAllActions:
         self.select_object(max(self.session.objects, default=0) + 1)  # next clicks: a new object
         cancelled = " (cancelled: frames not reached are empty)" if worker.abort_requested else ""
         self.hint.emit(f"track all: {summary(engine.lineage)}{cancelled}; Ctrl+Z undoes the whole run")
+
+
+    def forget_undone_track_all(self) -> bool:
+        """After Ctrl+Z took a Track all run's labels away: its objects, lineage and Tracks layer go too
+        (the session is empty again, ready for another Track all). Returns whether it happened."""
+        run = self._track_run
+        if run is None or self.session is None or not run.undone(self.labels_layer):
+            return False
+        for obj_id in list(self.engine.lineage.tracks):
+            self.session.remove_object(obj_id)
+        self.labels_layer.metadata.pop(LINEAGE_KEY, None)
+        if "tracks" in self.viewer.layers:
+            self.viewer.layers.remove("tracks")
+        self._track_run = self.engine = None
+        self.hint.emit("Track all undone: its tracks and lineage are gone")
+        return True
 
 
 def _track_steps(engine, seeds, frame, sink):
