@@ -87,6 +87,12 @@ def test_track_all_refuses_a_session_with_objects(make_napari_viewer, movie, qtb
     monkeypatch.setattr(notifications, "show_error", messages.append)
     viewer = make_napari_viewer()
     widget, controller = started(viewer, data, qtbot)
+    combo = widget.track_all_row.seeds_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["automatic seeds (grid)"]  # not its own
+    viewer.add_labels(np.zeros((50, 50), np.uint16), name="small")
+    widget.track_all_row.seeds_combo.setCurrentText("small")
+    assert widget.track_all_row.track_all() is None
+    assert "shape (50, 50)" in str(messages[-1]) and not controller.session.objects
     controller.session.add_mask(1, 0, truth[0] == 1)
     assert widget.track_all_row.track_all() is None
     assert any("empty session" in str(m) for m in messages)

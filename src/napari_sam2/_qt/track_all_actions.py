@@ -143,6 +143,7 @@ class TrackAllRow(QWidget):
         row.addWidget(self.button)
         self.button.clicked.connect(lambda: self.track_all())
         controller.busy_changed.connect(lambda busy: self.button.setEnabled(not busy))
+        controller.session_ready.connect(self.refresh)  # the session's own labels layer is no seed source
         events = controller.viewer.layers.events
         for event in (events.inserted, events.removed):
             event.connect(self.refresh)
