@@ -39,6 +39,9 @@ def test_click_at_t_z_masks_that_plane_and_propagate_fills_t_and_z(make_napari_v
     overlap = jaccard(labels.data == 1, truth == cell)
     assert overlap >= 0.5, overlap  # 3D IoU over t and z, measured 0.82
     assert "3D+t propagation: 4 of 4 volumes" in widget.hint.text()
+    present = [time for time in range(data.shape[0]) if (labels.data[time] == 1).any()]
+    assert widget.table.rowCount() == 1  # the object table: presence over time
+    assert widget.table.item(0, 2).text() == f"{len(present)} ({present[0]}–{present[-1]})"
     controller.undo()  # the whole propagation is one step: back to the clicked volume only
     assert labels.data[t, z].any() and not labels.data[0].any() and not labels.data[3].any()
 

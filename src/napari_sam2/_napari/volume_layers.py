@@ -8,7 +8,7 @@ import numpy as np
 from ..core.prompts import FramePrompt
 from .layers import StackAxes, layer_axis_names
 
-__all__ = ["volume_axes", "volume_prompts", "write_volume"]
+__all__ = ["volume_axes", "volume_objects", "volume_prompts", "write_volume"]
 
 
 def volume_axes(layer) -> tuple[int, int] | None:
@@ -60,3 +60,18 @@ def write_volume(layer, time: int, labels: np.ndarray, time_axis: int, z_axis: i
     full = [None] * 4
     full[time_axis], full[z_axis], full[2], full[3] = np.full(len(z), time), z, rows, cols
     layer.data_setitem(tuple(full), labels[z, rows, cols], refresh=refresh)
+
+
+def volume_objects(volume):
+    """The volume session's objects as the object table reads a session: ``.objects`` (each
+    object's time track, its presence per time point) and ``.source.n_frames`` (time points)."""
+    from types import SimpleNamespace
+
+    if volume is None:
+        return None
+    objects = {}
+    for track in volume.objects.values():
+        obj = track.session.objects[track.obj_id]
+        obj.name = track.name
+        objects[track.obj_id] = obj
+    return SimpleNamespace(objects=objects, source=SimpleNamespace(n_frames=volume.n_times))

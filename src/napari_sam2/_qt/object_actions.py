@@ -7,6 +7,7 @@ import numpy as np
 
 from .._napari import objects
 from .._napari.layers import label_masks, remove_object_prompts
+from .._napari.volume_layers import volume_objects
 from ..core.errors import InputError
 
 __all__ = ["ObjectActions", "notify", "WIDGET_WORDS"]
@@ -64,11 +65,16 @@ class ObjectActions:
 
     def object_rows(self) -> list[dict]:
         """One row per object for the object list (see :func:`.._napari.objects.object_rows`)."""
-        return objects.object_rows(self.session, self.labels_layer, self.hidden)
+        return objects.object_rows(self._table_session(), self.labels_layer, self.hidden)
 
     def presence_strip(self, obj_id: int) -> np.ndarray:
         """Presence probability per frame for one object (NaN where not computed)."""
-        return objects.presence_strip(self.session, obj_id)
+        return objects.presence_strip(self._table_session(), obj_id)
+
+    def _table_session(self):
+        """The session the object table shows (on a series of volumes: the objects' time tracks)."""
+        volume = getattr(self, "volume", None)
+        return self.session if volume is None else volume_objects(volume)
 
     def set_visible(self, obj_id: int, visible: bool) -> None:
         """Show or hide one object's labels (display only; the data is untouched)."""
