@@ -1,6 +1,7 @@
 """The widget on a 4D (t, z, y, x) image layer: a real viewer, the demo model, synthetic volumes."""
 
 import numpy as np
+from qtpy.QtCore import Qt
 
 from napari_sam2._qt.widget import Sam2Widget
 from napari_sam2.core.synthetic_volumes import synthetic_volumes
@@ -42,6 +43,9 @@ def test_click_at_t_z_masks_that_plane_and_propagate_fills_t_and_z(make_napari_v
     present = [time for time in range(data.shape[0]) if (labels.data[time] == 1).any()]
     assert widget.table.rowCount() == 1  # the object table: presence over time
     assert widget.table.item(0, 2).text() == f"{len(present)} ({present[0]}–{present[-1]})"
+    widget.table.item(0, 1).setText("nucleus A")  # rename and hide through the table
+    widget.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert controller.volume.objects[1].name == "nucleus A" and controller.hidden == {1}
     controller.undo()  # the whole propagation is one step: back to the clicked volume only
     assert labels.data[t, z].any() and not labels.data[0].any() and not labels.data[3].any()
 

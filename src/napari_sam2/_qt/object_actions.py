@@ -81,7 +81,7 @@ class ObjectActions:
         if self._colormap is None:
             self._colormap = self.labels_layer.colormap
         (self.hidden.discard if visible else self.hidden.add)(int(obj_id))
-        hiding = objects.visibility_colormap(self._colormap, self.session.objects, self.hidden)
+        hiding = objects.visibility_colormap(self._colormap, self._table_session().objects, self.hidden)
         self.labels_layer.colormap = self._colormap if hiding is None else hiding
 
     def masks_from_labels(self, layer, frame: int | None = None):
@@ -117,6 +117,8 @@ class ObjectActions:
         """Give an object a name."""
         if self.session is not None and obj_id in self.session.objects:
             self.session.objects[obj_id].name = name
+        if getattr(self, "volume", None) is not None and obj_id in self.volume.objects:
+            self.volume.objects[obj_id].name = name
 
     def delete_object(self, obj_id: int) -> None:
         """Remove an object: its prompts, its session state and its labels (one undo step)."""
