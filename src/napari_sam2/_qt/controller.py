@@ -32,9 +32,12 @@ from ..core.memory_policies import DEFAULT_MEMORY, make_policy
 from ..core.models import AUTO, DEFAULT_PRESET
 from ..core.outputs import OutputLock
 from ..core.prompts import PromptWarning
+from .model_loading import load_in_one_step as _load_in_one_step
 from .object_actions import ObjectActions, notify
 from .repaints import pause_busy_animations, resume_busy_animations
 from .session_actions import SessionActions
+from .track_all_actions import TrackAllActions
+from .volume_actions import VolumeActions, volume_axes
 
 __all__ = ["Sam2Controller"]
 
@@ -42,7 +45,7 @@ __all__ = ["Sam2Controller"]
 TABLE_EVERY = 0.5
 
 
-class Sam2Controller(ObjectActions, SessionActions):
+class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActions):
     """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
 
     Parameters
@@ -133,6 +136,8 @@ class Sam2Controller(ObjectActions, SessionActions):
         if image_layer is None:
             notify("open or choose an image layer first (File > Open, or File > Open Sample)")
             return None
+        if volume_axes(image_layer) is not None and tracker is None:  # (t, z, y, x): a VolumeSession
+            return self.start_volumes(image_layer, model, device, preset, precision)
         try:
             axes = guess_axes(image_layer, axis, channel_axis)
             if channels is None and axes.rgb:  # an RGB layer: its colours, not its red channel
@@ -144,7 +149,7 @@ class Sam2Controller(ObjectActions, SessionActions):
             notify(err)
             return None
         self.cancel()
-        self.image_layer, self.axes, self.session = image_layer, axes, None
+        self.image_layer, self.axes, self.session, self.volume = image_layer, axes, None, None
         self.settings = dict(model=str(model), device=device, axis=axes.axis, channel_axis=channel_axis,
                              channels=None if channels is None else list(channels), preset=preset,
                              precision=precision, feature_cache=None if feature_cache is None
@@ -218,6 +223,8 @@ class Sam2Controller(ObjectActions, SessionActions):
         """Send prompt-layer changes to the session (in a worker); returns it or None."""
         from napari.qt.threading import create_worker
 
+        if self.volume is not None:
+            return self.sync_volume_prompts()
         if self.session is None:
             return None
         if self.worker is not None:
@@ -275,6 +282,8 @@ class Sam2Controller(ObjectActions, SessionActions):
         """Propagate all objects in a worker; the whole run is one undo step."""
         from napari.qt.threading import create_worker
 
+        if self.volume is not None:
+            return self.propagate_volumes(direction)
         if self.session is None:
             notify("start a session and add a prompt first")
             return None
@@ -387,11 +396,3 @@ class Sam2Controller(ObjectActions, SessionActions):
             self.session = None
             self.status.emit("stopped: layer removed")
 
-
-def _load_in_one_step(model, device, **kwargs):
-    """``load_model`` as a one-step generator (a determinate progress bar); returns the model."""
-    from ..core.models import load_model
-
-    loaded = load_model(model, device, **kwargs)
-    yield 1
-    return loaded

@@ -7,9 +7,10 @@ import numpy as np
 
 from .._napari import objects
 from .._napari.layers import label_masks, remove_object_prompts
+from .._napari.volume_layers import volume_objects
 from ..core.errors import InputError
 
-__all__ = ["ObjectActions", "notify", "WIDGET_WORDS"]
+__all__ = ["ObjectActions", "notify", "WIDGET_WORDS", "SHORTCUTS"]
 
 #: how the widget names the API parameters of the core's remedies (see ``InputError.worded``)
 WIDGET_WORDS = {"channel_axis": "a channel axis (Advanced)", "overwrite": "a new output name",
@@ -64,18 +65,23 @@ class ObjectActions:
 
     def object_rows(self) -> list[dict]:
         """One row per object for the object list (see :func:`.._napari.objects.object_rows`)."""
-        return objects.object_rows(self.session, self.labels_layer, self.hidden)
+        return objects.object_rows(self._table_session(), self.labels_layer, self.hidden)
 
     def presence_strip(self, obj_id: int) -> np.ndarray:
         """Presence probability per frame for one object (NaN where not computed)."""
-        return objects.presence_strip(self.session, obj_id)
+        return objects.presence_strip(self._table_session(), obj_id)
+
+    def _table_session(self):
+        """The session the object table shows (on a series of volumes: the objects' time tracks)."""
+        volume = getattr(self, "volume", None)
+        return self.session if volume is None else volume_objects(volume)
 
     def set_visible(self, obj_id: int, visible: bool) -> None:
         """Show or hide one object's labels (display only; the data is untouched)."""
         if self._colormap is None:
             self._colormap = self.labels_layer.colormap
         (self.hidden.discard if visible else self.hidden.add)(int(obj_id))
-        hiding = objects.visibility_colormap(self._colormap, self.session.objects, self.hidden)
+        hiding = objects.visibility_colormap(self._colormap, self._table_session().objects, self.hidden)
         self.labels_layer.colormap = self._colormap if hiding is None else hiding
 
     def masks_from_labels(self, layer, frame: int | None = None):
@@ -111,6 +117,8 @@ class ObjectActions:
         """Give an object a name."""
         if self.session is not None and obj_id in self.session.objects:
             self.session.objects[obj_id].name = name
+        if getattr(self, "volume", None) is not None and obj_id in self.volume.objects:
+            self.volume.objects[obj_id].name = name
 
     def delete_object(self, obj_id: int) -> None:
         """Remove an object: its prompts, its session state and its labels (one undo step)."""
@@ -124,3 +132,12 @@ class ObjectActions:
         if len(where[0]):
             self.labels_layer.data_setitem(where, 0)
         self.objects_changed.emit()
+
+#: the widget's tooltip: its keyboard shortcuts
+SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
+  click       add a point (points layer in add mode)
+  T           toggle positive / negative points
+  N           new object
+  Ctrl+Z      undo on the labels layer (a whole propagation is one step; its
+              frames are computed again by the next Propagate)
+Draw rectangles in the boxes layer for box prompts."""

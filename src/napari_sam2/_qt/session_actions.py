@@ -38,6 +38,7 @@ class SessionActions:
 
     def check_undo(self) -> int:
         """Mark the frames of propagations undone in the labels layer as not done; returns how many."""
+        self.forget_undone_track_all()  # a Track all run undone: its objects and lineage go too
         undone = [run for run in self._runs if run.undone(self.labels_layer)] if self.session else []
         count = sum(run.mark_not_done(self.session) for run in undone)
         self._runs = [run for run in self._runs if run not in undone]

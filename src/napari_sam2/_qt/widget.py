@@ -23,15 +23,9 @@ from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from ..core.records import DIRECTIONS
 from .controller import Sam2Controller
 from .memory_choice import memory_combo
+from .object_actions import SHORTCUTS
 from .object_table import STRIP_WIDTH, fill_table
-
-SHORTCUTS = """Shortcuts (with a SAM2 points, boxes or labels layer selected):
-  click       add a point (points layer in add mode)
-  T           toggle positive / negative points
-  N           new object
-  Ctrl+Z      undo on the labels layer (a whole propagation is one step; its
-              frames are computed again by the next Propagate)
-Draw rectangles in the boxes layer for box prompts."""
+from .track_all_actions import TrackAllRow
 
 
 class Sam2Widget(QWidget):
@@ -171,6 +165,8 @@ class Sam2Widget(QWidget):
         session.addLayout(prompt_row)
         session.addLayout(masks_row)
         session.addLayout(run_row)
+        self.track_all_row = TrackAllRow(self.controller)
+        session.addWidget(self.track_all_row)
         session.addWidget(self.table)
         object_row = QHBoxLayout()
         object_row.addWidget(self.delete_button)

@@ -118,7 +118,7 @@ class TrackAll:
         for obj_id, mask in sorted(seeds.items()):
             session.add_mask(obj_id, frame, mask)
             self.lineage.add(obj_id, frame)
-        first = session.labels[frame]
+        first = session.sink.read(frame)
         self._drop_empty(frame, np.asarray(first))
         yield TrackStep(frame, "seed", None, new=sorted(self.lineage.tracks))
         for direction in ("backward", "forward"):
@@ -140,13 +140,13 @@ class TrackAll:
             for obj_id in self._born_backward & set(session.objects):
                 session.stop(obj_id, "forward")
         active = [i for i in self.lineage.tracks if i in session.objects and not self._stopped(i, direction)]
-        self.checks.start_pass(np.asarray(session.labels[start]), reverse)
+        self.checks.start_pass(np.asarray(session.sink.read(start)), reverse)
         last_seeded, covered_then = start, None
         for frame in frames:
             result = self._step(direction) if active else None
             if result is not None and result.frame != frame:
                 raise RuntimeError(f"track-all expected frame {frame}, the session computed {result.frame}")
-            labels = np.asarray(session.labels[frame]) if result is None else result.labels
+            labels = np.asarray(session.sink.read(frame)) if result is None else result.labels
             step = TrackStep(frame, direction, result)
             if result is not None:
                 outcome = self.checks.frame(result, reverse)
@@ -203,7 +203,7 @@ class TrackAll:
             session.add_mask(daughter, frame, part)
         self.lineage.flag(parent, frame, "division", 0.2,
                           f"divided into {daughters[0]} and {daughters[1]} on frame {frame}")
-        return np.asarray(session.labels[frame])
+        return np.asarray(session.sink.read(frame))
 
     def _seed_new(self, frame: int, labels: np.ndarray, reverse: bool):
         """Seeds on the area no track covers start tracks; a takeover of a grown cell divides it."""
@@ -231,7 +231,7 @@ class TrackAll:
                 new.append(obj_id)
                 if reverse:
                     self._born_backward.add(obj_id)
-                labels = np.asarray(self.session.labels[frame])
+                labels = np.asarray(self.session.sink.read(frame))
             elif not reverse:
                 parent = self.checks.takeover(mask, labels, frame)
                 if parent is not None:
