@@ -12,11 +12,9 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.lineage import Lineage
 from ..core.seeds import seeds_from_labels
+from .review import LINEAGE_METADATA as LINEAGE_KEY  # one key for Track all and the review dock
 
 __all__ = ["LINEAGE_KEY", "seeds_from_layer", "summary", "show_lineage"]
-
-#: where a Labels layer keeps the lineage of its tracks
-LINEAGE_KEY = "napari_sam2_lineage"
 
 
 def seeds_from_layer(layer, sink, frame: int, frame_shape: tuple[int, int], n_frames: int) -> dict:
