@@ -285,6 +285,11 @@ class BatchWidget(QWidget):
         self.cancel_event = None
         self._set_running(False)
 
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Closing the dock cancels a running batch (its finished outputs are kept)."""
+        self.cancel()
+        super().closeEvent(event)
+
     # -- results -----------------------------------------------------------------------------
     def open_result(self) -> None:
         """Add the selected stack's labels zarr as a Labels layer (read lazily)."""
