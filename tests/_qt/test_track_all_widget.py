@@ -96,3 +96,21 @@ def test_track_all_refuses_a_session_with_objects(make_napari_viewer, movie, qtb
     controller.session.add_mask(1, 0, truth[0] == 1)
     assert widget.track_all_row.track_all() is None
     assert any("empty session" in str(m) for m in messages)
+
+
+def test_an_open_review_dock_picks_up_the_tracks_of_track_all(make_napari_viewer, movie, qtbot):
+    from napari_sam2._qt.review_widget import ReviewWidget
+
+    data, truth = movie
+    viewer = make_napari_viewer()
+    review = ReviewWidget(viewer)  # opened before the run: it must notice the new lineage
+    viewer.window.add_dock_widget(review)
+    widget, controller = started(viewer, data, qtbot)
+    viewer.add_labels(truth[0], name="cellpose")
+    widget.track_all_row.seeds_combo.setCurrentText("cellpose")
+    assert widget.track_all_row.track_all() is not None
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=120_000)
+    lineage = controller.labels_layer.metadata[LINEAGE_KEY]
+    assert review.review is not None and review.review.layer is controller.labels_layer
+    assert review.table.rowCount() == len(lineage.flags)
+    assert f"0 of {len(lineage.tracks)} tracks reviewed" in review.status.text()
