@@ -4,7 +4,7 @@ The output is a ``.zarr`` label store (ids consistent over time) whose
 ``napari_sam2`` attributes hold, beside the run's metadata, the lineage
 (:meth:`~napari_sam2.core.lineage.Lineage.to_dict`: tracks, parent links,
 review flags and each track's reviewed state). Safety is ``segment``'s
-(:mod:`.labels_run`): never over an input, one job per output, an existing
+(:mod:`.output_guard`, :mod:`.labels_run`): never over an input, one job per output, an existing
 output replaced only with ``overwrite`` and only once the new one is complete.
 Resume: a complete output is refused; an unfinished one (cancelled, killed)
 is **restarted** from its seeds with ``resume`` (track-all keeps no checkpoint).
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
+from .output_guard import guarded_output
 
 __all__ = ["track_file", "check_export_paths"]
 
@@ -71,7 +72,6 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
     """
     from ..core.frames import FrameSource, check_frame
     from ..core.memory_policies import make_policy
-    from ..core.outputs import OutputLock, check_free_space, check_output_path, label_store_bytes, run_folder
     from ..core.seeds import seeds_from_labels
     from ..core.track_all import TrackParams
 
@@ -90,36 +90,17 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
     if out.suffix.lower() != ".zarr":
         raise InputError(f"track writes a .zarr label store (its lineage is kept in the store's "
                          f"attributes), not {out.name}: name the output e.g. {out.stem}.zarr")
-    if out.exists() and not (overwrite or resume) and (run_folder(out) / "journal.json").exists():
-        raise InputError(f"{out} holds an unfinished run; {{fix}} to restart it, or pass "
-                         "--overwrite to start over", fix=("resume", True))
     protect = (image_path, seed_path)
-    out = check_output_path(out, (*protect, ctc, geff), overwrite, exists_ok=resume)
     ctc, geff = check_export_paths(ctc, geff, (*protect, out), overwrite)
-    shape = (source.n_frames, *source.frame_shape)
-    if not out.exists():
-        check_free_space(out, label_store_bytes(shape, out.suffix))
     job = _TrackJob(source, out, masks, seed_frame, params or TrackParams(), image_path, axes, scale)
-    lock = OutputLock(out).acquire()
-    run, done = None, False
-    try:
-        from ..core.outputs import recover_swap
+    with guarded_output(out, protect=(*protect, ctc, geff), overwrite=overwrite, resume=resume,
+                        shape=(source.n_frames, *source.frame_shape), verb="restart",
+                        remove_untouched=True) as guard:  # nothing written (no cells): no run folder
         from .labels_run import LabelsRun
 
-        recover_swap(out)
-        run = LabelsRun(out, overwrite, resume)
+        guard.run = run = LabelsRun(out, overwrite, resume)
         summary = job.run(run, dict(model=model, device=device, preset=preset, precision=precision,
                                     memory=policy), progress)
-        done = True
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"cancelled; {_kept(run)}") from None
-    except OSError as err:
-        from ..core.outputs import write_error
-
-        raise write_error(err, out, _kept(run)) from None
-    finally:  # nothing written (e.g. no cells found): no run folder left behind
-        untouched = run is None or (run.target is None and not run.resuming)
-        lock.release(remove_folder=done or untouched)
     return summary + job.export(ctc, geff)
 
 
@@ -136,12 +117,6 @@ def _replace(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-def _kept(run) -> str:
-    if run is None or run.target is None:
-        return "nothing was written"
-    return run.kept().replace("continue the run", "restart the run")
 
 
 def _read_labels(seeds):
