@@ -191,6 +191,7 @@ class _TrackJob:
         from ..core.seeds import grid_seeds
         from ..core.session import Session
         from ..core.track_all import TrackAll
+        from ..core.track_exports import write_lineage
         from ..core.tracker import TransformersTracker
 
         loaded = model_args["model"]
@@ -230,8 +231,8 @@ class _TrackJob:
                 bar.set_postfix(tracks=len(engine.lineage.tracks), refresh=False)
         self.lineage = lineage = engine.lineage
         metadata["objects"] = [{"id": int(i), "name": ""} for i in sorted(lineage.tracks)]
-        metadata["lineage"] = lineage.to_dict()
         sink.array.attrs["napari_sam2"] = metadata
+        write_lineage(sink.array, lineage)
         run.finish()
         divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
         present = int(np.count_nonzero(np.asarray(session.labels[self.seed_frame])))
