@@ -10,6 +10,10 @@ are timed on a label image with the same number of cells. Prints the time
 per frame, the per-object slope and the extrapolation to 100 frames.
 ``--paths full,window`` times whole-map tracking and windowed tracking
 (:mod:`napari_sam2.core.windowed_tracking`, default :class:`WindowParams`) in one run.
+The random model's masks are meaningless (often huge or empty, which sends
+windowed tracking to the whole map), so ``window`` places each object's window
+at its seed's box on every frame, as a trained model's cell-sized masks would
+(``window-own``: windows from the random model's own masks).
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track_cost.py --paths full,window
 """
@@ -49,6 +53,17 @@ def module_timers(model):
     return spent, handles
 
 
+def at_seed_box(windowed) -> None:
+    """Place every object's window around its prompt's mask (not the random model's last mask)."""
+    own = windowed.window_for
+
+    def window_for(outputs, frame, reverse):
+        return own({"cond_frame_outputs": outputs["cond_frame_outputs"], "non_cond_frame_outputs": {}},
+                   frame, reverse)
+
+    windowed.window_for = window_for
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", default="10,50,100")
@@ -79,8 +94,10 @@ def main() -> None:
     rows = {}
     runs = [(p, int(x)) for x in args.objects.split(",") for p in args.paths.split(",")]
     for path, n in runs:
-        window = WindowParams() if path == "window" else None
+        window = WindowParams() if path.startswith("window") else None
         session = Session.from_array(image, model=loaded, window=window)
+        if path == "window":
+            at_seed_box(session.tracker.windowed)
         masks = disks(shape, n)
         t0 = time.perf_counter()
         for i, mask in enumerate(masks, 1):
