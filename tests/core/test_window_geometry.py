@@ -13,7 +13,6 @@ from napari_sam2.core.window_geometry import (
     crop_tokens,
     full_window,
     intersect,
-    parse_window,
     paste_map,
     resolve_window,
     token_index,
@@ -46,7 +45,8 @@ def test_lost_or_big_objects_get_the_whole_map():
     assert choose_window((4, 4, 20, 20), MAP, params) == full_window(MAP)  # 24 x 24 > half the map
     assert choose_window((4, 4, 10, 10), MAP, params) != full_window(MAP)
     # a map smaller than the minimum window: the whole map
-    assert choose_window((1, 1, 2, 2), (8, 8), WindowParams(margin=1, min_size=12, max_share=1.0)) == (0, 0, 8, 8)
+    whole = WindowParams(margin=1, min_size=12, max_share=1.0)
+    assert choose_window((1, 1, 2, 2), (8, 8), whole) == (0, 0, 8, 8)
 
 
 def test_box_of_logits_in_cells():
@@ -83,10 +83,5 @@ def test_window_option():
     assert resolve_window(True) == WindowParams()
     assert resolve_window(False) is None
     assert resolve_window(WindowParams(margin=1)) == WindowParams(margin=1)
-    assert parse_window("on") is True and parse_window("off") is False
-    assert parse_window("2,6") == WindowParams(margin=2, min_size=6)
-    for bad in ("big", "2", "-1,6", "2,0"):
-        with pytest.raises(InputError, match="--window"):
-            parse_window(bad)
     with pytest.raises(InputError, match="window="):
         resolve_window("yes")

@@ -73,7 +73,6 @@ def run(args) -> int:
     """Run ``track``."""
     from ..core.errors import InputError
     from ..core.io import image_scale
-    from ..core.window_geometry import parse_window
     from ..workflows.track import track_file
 
     window = None if args.window is None else parse_window(args.window)  # checked before reading
@@ -90,3 +89,20 @@ def run(args) -> int:
                          seed_frame=args.seed_frame, window=window)
     print(summary)
     return 0
+
+
+def parse_window(text: str):
+    """``--window`` of the CLI: ``on``, ``off`` or ``MARGIN,MIN_SIZE`` (cells of 16 px) -> ``window=``."""
+    from ..core.errors import InputError
+    from ..core.window_geometry import WindowParams
+
+    if text in ("on", "off"):
+        return text == "on"
+    try:
+        margin, min_size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--window {text}: give on, off or MARGIN,MIN_SIZE (cells of 16 px), "
+                         "e.g. --window 4,12") from None
+    if margin < 0 or min_size < 1:
+        raise InputError(f"--window {text}: the margin must be >= 0 and the minimum size >= 1")
+    return WindowParams(margin=margin, min_size=min_size)

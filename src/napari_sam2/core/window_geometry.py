@@ -15,7 +15,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["DEFAULT_WINDOW", "Window", "WindowParams", "box_of_logits", "choose_window", "crop_map",
-           "crop_tokens", "full_window", "intersect", "parse_window", "paste_map", "resolve_window",
+           "crop_tokens", "full_window", "intersect", "paste_map", "resolve_window",
            "token_index"]
 
 Window = tuple[int, int, int, int]
@@ -57,20 +57,6 @@ def resolve_window(window) -> WindowParams | None:
     if isinstance(window, WindowParams):
         return window
     raise InputError(f"window={window!r}: give True, False or WindowParams(margin, min_size, max_share)")
-
-
-def parse_window(text: str) -> WindowParams | bool:
-    """``--window`` of the CLI: ``on``, ``off`` or ``MARGIN,MIN_SIZE`` (cells of 16 px) -> ``window=``."""
-    if text in ("on", "off"):
-        return text == "on"
-    try:
-        margin, min_size = (int(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--window {text}: give on, off or MARGIN,MIN_SIZE (cells of 16 px), "
-                         "e.g. --window 4,12") from None
-    if margin < 0 or min_size < 1:
-        raise InputError(f"--window {text}: the margin must be >= 0 and the minimum size >= 1")
-    return WindowParams(margin=margin, min_size=min_size)
 
 
 def full_window(map_shape: tuple[int, int]) -> Window:
