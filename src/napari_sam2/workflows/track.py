@@ -24,7 +24,7 @@ __all__ = ["track_file", "check_export_paths"]
 def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=None, channels=None,
                model=AUTO, device="auto", preset=DEFAULT_PRESET, precision="auto", memory=None,
                overwrite=False, resume=False, progress=True, ctc=None, geff=None, axes=None, scale=None,
-               seed_frame=0, params=None) -> str:
+               seed_frame=0, params=None, window=None) -> str:
     """Track every cell of ``data`` into the label store ``out`` (with its lineage).
 
     Everything is checked before the model is loaded or a file is written.
@@ -64,6 +64,10 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
         The frame the seeds are on (tracking goes both ways from it).
     params : TrackParams, optional
         Thresholds of seeds, new objects, divisions and flags.
+    window : bool or WindowParams, optional
+        Track each cell on a window of the feature map around it
+        (:mod:`~napari_sam2.core.windowed_tracking`; True: default windows);
+        default :data:`~napari_sam2.core.window_geometry.DEFAULT_WINDOW`.
 
     Returns
     -------
@@ -74,8 +78,10 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
     from ..core.memory_policies import make_policy
     from ..core.seeds import seeds_from_labels
     from ..core.track_all import TrackParams
+    from ..core.window_geometry import resolve_window
 
     policy = make_policy(memory)
+    window = resolve_window(window)
     source = FrameSource(data, axis, channel_axis, channels)
     seed_frame = check_frame(seed_frame, source.n_frames)
     seed_path = seeds if isinstance(seeds, (str, Path)) else None
@@ -100,7 +106,7 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
 
         guard.run = run = LabelsRun(out, overwrite, resume)
         summary = job.run(run, dict(model=model, device=device, preset=preset, precision=precision,
-                                    memory=policy), progress)
+                                    memory=policy, window=window), progress)
     return summary + job.export(ctc, geff)
 
 
@@ -183,6 +189,8 @@ class _TrackJob:
                 [self.scale[d] for d in dims] if self.scale is not None else None)
 
     def run(self, run, model_args: dict, progress: bool) -> str:
+        from dataclasses import astuple
+
         import numpy as np
         from tqdm import tqdm
 
@@ -203,9 +211,10 @@ class _TrackJob:
                   "precision": loaded.precision, "device": loaded.device, "image_size": loaded.image_size,
                   "seeds": "labels" if self.masks is not None else "automatic",
                   "seed_frame": self.seed_frame, "axis": source.axis, "channel_axis": source.channel_axis,
-                  "stack_shape": [int(s) for s in source.data.shape], "memory": model_args["memory"].name}
+                  "stack_shape": [int(s) for s in source.data.shape], "memory": model_args["memory"].name,
+                  "window": None if model_args["window"] is None else list(astuple(model_args["window"]))}
         run.check_resume(params)
-        tracker = TransformersTracker(loaded, memory=model_args["memory"])
+        tracker = TransformersTracker(loaded, memory=model_args["memory"], window=model_args["window"])
         masks = self.masks
         if masks is None:
             from ..core.geometry import FrameGeometry
