@@ -56,7 +56,11 @@ def layer_letters(layer) -> tuple[str, str]:
     try:
         return check_letters(from_file, shape), "from the file"
     except InputError:
+        pass
+    try:
         return guess_letters(shape), "guessed"
+    except InputError:  # more dimensions than T Z C Y X: no guess, the row says what is wrong
+        return "", "guessed"
 
 
 def widget_axes(layer, text: str, source: str = SOURCE_TYPED) -> Axes:
