@@ -86,6 +86,7 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
     def close(self) -> None:
         """Stop work and disconnect from the viewer (the widget is going away)."""
         self.cancel()
+        self._end_worker_timers()
         self._release_output()
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.current_step.disconnect(self._on_step)

@@ -20,7 +20,8 @@ drawn in one composition.
 
 from __future__ import annotations
 
-__all__ = ["hold_repaints", "pause_busy_animations", "resume_busy_animations"]
+__all__ = ["hold_repaints", "pause_busy_animations", "resume_busy_animations", "single_shot",
+           "stop_timer"]
 
 
 def _running_movies():
@@ -83,20 +84,47 @@ def hold_repaints(viewer, seconds: float):
     callable
         Ends the hold (the window repaints once); calling it again does nothing.
     """
-    from qtpy.QtCore import QTimer
-
     window = getattr(getattr(viewer, "window", None), "_qt_window", None)
-    if window is None or not window.isVisible() or not window.updatesEnabled():
+    if window is None or not window.updatesEnabled():
         return lambda: None
     window.setUpdatesEnabled(False)
-    held = [True]
+    timer = None
 
     def release() -> None:
-        if held.pop() if held else False:
+        nonlocal window
+        stop_timer(timer)
+        if window is not None:
             try:
                 window.setUpdatesEnabled(True)
             except RuntimeError:  # the window is gone
                 pass
+            window = None
 
-    QTimer.singleShot(int(1000 * seconds), release)
+    timer = single_shot(seconds, release)
     return release
+
+
+def single_shot(seconds: float, callback):
+    """A started one-shot ``QTimer`` calling ``callback``; end it with :func:`stop_timer`.
+
+    (Unlike ``QTimer.singleShot``, it can be stopped: a pending call keeps what it
+    refers to alive, a closed viewer included.)
+    """
+    from qtpy.QtCore import QTimer
+
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(callback)
+    timer.start(int(1000 * seconds))
+    return timer
+
+
+def stop_timer(timer) -> None:
+    """Stop a :func:`single_shot` timer and drop its callback (None: nothing to do)."""
+    if timer is None:
+        return
+    try:
+        timer.stop()
+        timer.timeout.disconnect()
+    except (TypeError, RuntimeError):  # already disconnected, or the timer is gone
+        pass

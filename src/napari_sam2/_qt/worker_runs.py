@@ -13,7 +13,9 @@ cost two or three compositions and nothing a user could read. Short
 
 from __future__ import annotations
 
-from .repaints import hold_repaints, pause_busy_animations, resume_busy_animations
+from functools import partial
+
+from .repaints import hold_repaints, pause_busy_animations, resume_busy_animations, single_shot, stop_timer
 
 __all__ = ["BUSY_AFTER_S", "WorkerRuns"]
 
@@ -33,15 +35,14 @@ class WorkerRuns:
         repaint until the worker has finished, for at most :data:`BUSY_AFTER_S` s
         (a click: its point and mask drawn at once).
         """
-        from qtpy.QtCore import QTimer
-
+        self._end_worker_timers()  # (a worker started from another's finished handler)
         self.worker = worker
         worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
         worker.finished.connect(self._on_finished)
         if hold:
             self._release_repaints = hold_repaints(self.viewer, BUSY_AFTER_S)
         if quiet:
-            QTimer.singleShot(int(1000 * BUSY_AFTER_S), lambda: self._show_busy(worker, what))
+            self._busy_timer = single_shot(BUSY_AFTER_S, partial(self._show_busy, worker, what))
         else:
             # after napari's own handlers, which start the status bar's "in progress" GIF
             worker.started.connect(self._pause_animations)
@@ -57,9 +58,15 @@ class WorkerRuns:
         self._paused += pause_busy_animations()
 
     def _resume_animations(self) -> None:
-        """Resume paused animations and end a hold on repaints (when a worker has finished)."""
+        """Resume paused animations, end the hold on repaints and the busy timer (a worker has finished)."""
         resume_busy_animations(self._paused)
         self._paused = []
-        release, self._release_repaints = getattr(self, "_release_repaints", None), None
+        self._end_worker_timers()
+
+    def _end_worker_timers(self) -> None:
+        """End the hold on repaints (the window repaints) and the pending busy state, if any."""
+        stop_timer(getattr(self, "_busy_timer", None))
+        release = getattr(self, "_release_repaints", None)
+        self._busy_timer = self._release_repaints = None
         if release is not None:
             release()
