@@ -8,6 +8,7 @@ import pytest
 
 from conftest import CountingArray
 from doubles import DiskTracker
+from napari_sam2.core.label_store import open_labels
 from napari_sam2._qt.widget import Sam2Widget
 from napari_sam2.evaluation.metrics import jaccard
 
@@ -284,7 +285,7 @@ def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, 
     worker = controller.masks_from_labels(other)
     wait(qtbot, worker, controller)
     assert sorted(controller.session.objects) == [5, 6]
-    on_disk = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    on_disk = open_labels(tmp_path / "out.zarr")
     assert np.allclose(centroid(on_disk[4] == 5), (14.5, 19.5), atol=1.5)
     worker = widget.propagate()
     wait(qtbot, worker, controller)

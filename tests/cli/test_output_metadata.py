@@ -6,6 +6,7 @@ import numpy as np
 import tifffile
 import zarr
 
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 from napari_sam2.core.io import open_image
 
@@ -25,22 +26,26 @@ def test_zarr_output_from_an_ome_zarr_z_stack(tmp_path):
     group.create_array("0", data=STACK)
     group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0", "coordinateTransformations": [
         {"type": "scale", "scale": [2.0, 0.25, 0.25]}]}], "axes": [
-        {"name": "z", "type": "space"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]}]
+        {"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]}]
     run(tmp_path, tmp_path / "in.zarr", tmp_path / "labels.zarr")
-    labels = zarr.open_array(str(tmp_path / "labels.zarr"), mode="r")
+    labels = open_labels(tmp_path / "labels.zarr")  # an OME-Zarr label image: the array at labels.zarr/0
     assert labels.metadata.dimension_names == ("z", "y", "x")
-    attrs = dict(labels.attrs)
-    assert attrs["_ARRAY_DIMENSIONS"] == ["z", "y", "x"]
-    [multiscale] = attrs["multiscales"]
+    ome = dict(zarr.open_group(str(tmp_path / "labels.zarr"), mode="r").attrs)["ome"]
+    assert ome["version"] == "0.5"
+    [multiscale] = ome["multiscales"]
     assert [a["name"] for a in multiscale["axes"]] == ["z", "y", "x"]
-    assert multiscale["datasets"][0]["coordinateTransformations"][0]["scale"] == [2.0, 0.25, 0.25]
-    assert attrs["image-label"]["properties"] == [{"label-value": 3, "name": "nucleus A"},
-                                                  {"label-value": 7, "name": ""}]
-    meta = attrs["napari_sam2"]
+    assert [a["unit"] for a in multiscale["axes"]] == ["micrometer"] * 3
+    assert multiscale["datasets"] == [{"path": "0", "coordinateTransformations": [
+        {"type": "scale", "scale": [2.0, 0.25, 0.25]}]}]
+    assert ome["image-label"]["properties"] == [{"label-value": 3, "name": "nucleus A"},
+                                                {"label-value": 7, "name": ""}]
+    assert ome["image-label"]["source"] == {"image": "../in.zarr"}
+    meta = read_label_metadata(tmp_path / "labels.zarr")
     assert meta["source"] == str(tmp_path / "in.zarr") and meta["axes"] == "zyx"
+    assert meta["units"] == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
     assert meta["parameters"]["model"] == "random:tiny" and meta["parameters"]["preset"] == "accurate"
     assert len(meta["parameters"]["prompts_sha256"]) == 64
-    assert open_image(tmp_path / "labels.zarr")[1] == "ZYX"  # our reader, and xarray's convention
+    assert open_image(tmp_path / "labels.zarr")[1] == "ZYX"  # our image reader too
 
 
 def test_tif_output_is_an_imagej_hyperstack_with_the_scale(tmp_path):

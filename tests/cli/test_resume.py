@@ -11,6 +11,7 @@ import pytest
 import tifffile
 import zarr
 
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 
 RNG = np.random.default_rng(3)
@@ -51,7 +52,7 @@ def command(files, model, out, *extra):
 
 
 def read(path):
-    return zarr.open_array(str(path), mode="r")[:] if str(path).endswith(".zarr") else tifffile.imread(
+    return open_labels(path)[:] if str(path).endswith(".zarr") else tifffile.imread(
         path)
 
 

@@ -12,6 +12,7 @@ import tifffile
 import zarr
 
 from conftest import without_read_as
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.outputs import OutputLock, recover_swap, run_folder, swap_in
@@ -117,7 +118,7 @@ def test_swap_and_its_recovery(tmp_path, suffix):
         del array
 
     def read(path):
-        return zarr.open_array(str(path), mode="r")[:] if suffix == ".zarr" else tifffile.imread(path)
+        return open_labels(path)[:] if suffix == ".zarr" else tifffile.imread(path)
 
     make(out, 1)
     make(folder / f"new{suffix}", 2)

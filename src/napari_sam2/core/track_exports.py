@@ -220,12 +220,8 @@ def read_lineage(path) -> Lineage | None:
         return read_ctc_folder(path)[1]
     if not (path.is_dir() and ((path / "zarr.json").exists() or (path / ".zattrs").exists())):
         return None
-    import zarr
+    from .label_store import read_label_metadata
 
-    try:
-        attrs = dict(zarr.open(str(path), mode="r").attrs)
-    except Exception:  # noqa: BLE001 - not a zarr we can read: no lineage
-        return None
-    block = attrs.get("napari_sam2") or {}
-    data = block.get("lineage") if isinstance(block, dict) else None
+    block = read_label_metadata(path) or {}  # either zarr layout; None when unreadable
+    data = block.get("lineage")
     return Lineage.from_dict(data) if data else None

@@ -256,7 +256,9 @@ class _TrackJob:
         self.lineage = lineage = engine.lineage
         metadata["objects"] = [{"id": int(i), "name": ""} for i in sorted(lineage.tracks)]
         metadata["lineage"] = lineage.to_dict()
-        sink.array.attrs["napari_sam2"] = metadata
+        from ..core.label_store import write_label_metadata
+
+        write_label_metadata(sink.path, metadata)  # the group's attributes in an OME-Zarr output
         run.finish()
         divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
         present = int(np.count_nonzero(np.asarray(session.labels[self.seed_frame])))
@@ -270,10 +272,10 @@ class _TrackJob:
         """Write the CTC folder and the GEFF graph (after the labels are complete)."""
         if ctc is None and geff is None:
             return ""
-        import zarr
-
         from ..core import track_exports as exports
-        labels = zarr.open_array(str(self.out), mode="r")
+        from ..core.label_store import open_labels
+
+        labels = open_labels(self.out)
         written = []
         if ctc is not None:
             _replace(ctc)
