@@ -8,8 +8,8 @@ import pytest
 
 from conftest import CountingArray
 from doubles import DiskTracker
-from napari_sam2.core.label_store import open_labels
 from napari_sam2._qt.widget import Sam2Widget
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.evaluation.metrics import jaccard
 
 SCALE = (2.0, 0.5, 0.25)
@@ -269,7 +269,6 @@ def test_start_loads_a_model_folder_in_the_background(make_napari_viewer, tiny_m
 
 
 def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, stack, qtbot, tmp_path):
-    import zarr
 
     viewer = make_napari_viewer()
     widget, image = open_widget(viewer, stack)

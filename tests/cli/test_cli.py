@@ -11,10 +11,10 @@ import tifffile
 import zarr
 
 from conftest import CountingArray, without_read_as
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 from napari_sam2.core.frames import FrameSource
 from napari_sam2.core.io import open_image
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.session import Session
 from napari_sam2.core.tracker import TransformersTracker
 from napari_sam2.workflows import segment_file

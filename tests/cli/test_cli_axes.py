@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from conftest import without_read_as
-from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.workflows import segment_file
 
 RNG = np.random.default_rng(1)

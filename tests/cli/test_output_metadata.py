@@ -6,9 +6,9 @@ import numpy as np
 import tifffile
 import zarr
 
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 from napari_sam2.core.io import open_image
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 
 STACK = (np.random.default_rng(2).random((4, 30, 36)) * 1000).astype(np.uint16)
 PROMPTS = {"objects": [{"id": 3, "name": "nucleus A", "prompts": [{"frame": 0, "points": [[10, 10]]}]},

@@ -11,9 +11,9 @@ import tifffile
 import zarr
 
 from conftest import without_read_as
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.sink import new_label_array, open_label_sink
 
 RNG = np.random.default_rng(1)

@@ -9,10 +9,9 @@ import time
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels
 
 RNG = np.random.default_rng(3)
 FRAMES = 36

@@ -4,11 +4,10 @@
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from conftest import without_read_as
-from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.synthetic import synthetic_timelapse
 

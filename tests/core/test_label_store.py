@@ -10,8 +10,12 @@ import zarr
 from napari_sam2.core.checkpoint import JournaledSink, RunJournal
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.label_metadata import label_metadata, ome_axis_names
-from napari_sam2.core.label_store import (is_ome_label_group, open_labels, read_label_metadata,
-                                          write_label_metadata)
+from napari_sam2.core.label_store import (
+    is_ome_label_group,
+    open_labels,
+    read_label_metadata,
+    write_label_metadata,
+)
 from napari_sam2.core.outputs import check_output_path
 from napari_sam2.core.sink import new_label_array, open_label_array
 

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from doubles import DiskTracker
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.frames import FrameSource, InputError
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.session import Session
 from napari_sam2.core.sink import open_label_sink
 

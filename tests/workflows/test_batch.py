@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from batch_stacks import MODEL_ARGS, read_labels, write_manifest, write_stacks
-from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.workflows.batch import REPORT_NAME, plan_batch, run_batch
 from napari_sam2.workflows.batch_worker import PLUGIN_NAME
 from napari_sam2.workflows.manifest import read_manifest
@@ -127,7 +127,6 @@ def _read(path):
 
 def test_a_stack_without_prompts_is_tracked_and_a_blank_one_is_a_failed_row(tmp_path, client):
     import tifffile
-    import zarr
 
     write_stacks(tmp_path, n=1, frames=3)
     (tmp_path / "seedless.tif").write_bytes((tmp_path / "stack0.tif").read_bytes())

@@ -11,10 +11,9 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
-from napari_sam2.core.label_store import open_labels
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.models import REGISTRY, resolve_model
 from napari_sam2.core.synthetic import synthetic_timelapse
 from napari_sam2.evaluation.clicks import interior_point

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import zarr
 
-from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core import models
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.synthetic_volumes import synthetic_volumes
 from napari_sam2.core.volume_sweeps import Sweeper
 from napari_sam2.evaluation.volumes import score_volumes_ctc, volume_iou

@@ -1,7 +1,6 @@
 """``track_file``: the call the batch runner makes for rows without prompts (arrays in, a store out)."""
 
 import numpy as np
-import zarr
 
 from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.lineage import Lineage

@@ -228,7 +228,7 @@ _UNIT_NAMES = {"micron": "micrometer", "microns": "micrometer", "um": "micromete
 
 
 def image_units(path: str | Path) -> dict[str, str]:
-    """The physical unit of each axis letter (lower case) that an image file names, e.g. ``{"x": "micrometer"}``.
+    """The physical unit of each axis letter (lower case) an image file names: ``{"x": "micrometer"}``.
 
     OME-Zarr: the ``unit`` of each named axis; ImageJ TIFF: its ``unit`` for
     x, y (and z when the file has a z spacing). Empty when the file names none.

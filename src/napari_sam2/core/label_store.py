@@ -27,7 +27,7 @@ BLOCK = "napari_sam2"
 
 
 def is_ome_label_group(path: str | Path) -> bool:
-    """Whether ``path`` is a zarr v3 group with OME-Zarr ``multiscales`` (read from its ``zarr.json`` only)."""
+    """Whether ``path`` is a zarr v3 group with OME-Zarr ``multiscales`` (reads its ``zarr.json`` only)."""
     try:
         meta = json.loads((Path(path) / "zarr.json").read_text())
     except (OSError, ValueError):
