@@ -117,7 +117,16 @@ def test_ome_axis_names_are_valid_ome_axes(tmp_path, axes, names):
     from ome_zarr_models.v05 import ImageLabel
 
     assert ome_axis_names(axes, len(names)) == names
+    assert ome_axis_names(None, 4, spatial=(1, 2)) == ["frame", "y", "x", "dim_1"]  # written, not OME-valid
     shape = (2,) * (len(names) - 2) + (6, 8)
     new_label_array(tmp_path / "l.zarr", shape, axes=axes, metadata=label_metadata(2, None, axes))
     ImageLabel.from_zarr(zarr.open_group(str(tmp_path / "l.zarr"), mode="r"))  # raises if invalid
     assert open_labels(tmp_path / "l.zarr").metadata.dimension_names == tuple(names)
+
+
+def test_a_replacement_records_the_source_relative_to_where_it_is_swapped_in(tmp_path):
+    (tmp_path / "labels.zarr.sam2-run").mkdir()
+    new_label_array(tmp_path / "labels.zarr.sam2-run" / "new.zarr", SHAPE, axes="TYX",
+                    metadata=label_metadata(SHAPE[0], tmp_path / "image.tif", "TYX"))
+    ome = zarr.open_group(str(tmp_path / "labels.zarr.sam2-run" / "new.zarr"), mode="r").attrs["ome"]
+    assert ome["image-label"]["source"] == {"image": "../image.tif"}  # right once it is labels.zarr

@@ -88,18 +88,21 @@ def zarr_attributes(axes: str | None, metadata: dict) -> tuple[list[str] | None,
     return names, attrs
 
 
-def ome_axis_names(axes: str | None, ndim: int) -> list[str]:
+def ome_axis_names(axes: str | None, ndim: int, spatial: tuple[int, int] | None = None) -> list[str]:
     """The OME-Zarr axis names of an output: its letters where they make valid OME axes.
 
     OME-Zarr wants the time axis first, then one channel or custom axis, then
     2 or 3 space axes. An output whose letters are unknown or break that order
-    gets ``frame`` (no type) for its first axis, ``z`` for a second before the
-    frame's rows and columns, and ``y``, ``x``.
+    gets ``y``, ``x`` for its frame's rows and columns (``spatial``, default the
+    last two axes), ``frame`` (no type) for the first other axis and
+    ``dim_N`` for any further one (valid OME axes for 3D outputs only).
     """
     names = [a.lower() for a in axes] if axes and len(axes) == ndim else None
     if names and len(set(names)) == ndim and _valid_ome_order([AXIS_TYPES.get(n) for n in names]):
         return names
-    return [UNNAMED_AXIS, *(["z"] if ndim == 4 else []), "y", "x"][-ndim:] if ndim >= 3 else ["y", "x"]
+    rows, cols = spatial if spatial is not None else (ndim - 2, ndim - 1)
+    others = iter([UNNAMED_AXIS] + [f"dim_{i}" for i in range(1, ndim)])
+    return ["y" if d == rows else "x" if d == cols else next(others) for d in range(ndim)]
 
 
 def _valid_ome_order(types: list) -> bool:
@@ -112,7 +115,8 @@ def _valid_ome_order(types: list) -> bool:
     return sum(t not in ("time",) for t in others) <= 1
 
 
-def ome_attributes(ndim: int, axes: str | None, metadata: dict, out=None) -> tuple[list[str], dict]:
+def ome_attributes(ndim: int, axes: str | None, metadata: dict, out=None,
+                   spatial: tuple[int, int] | None = None) -> tuple[list[str], dict]:
     """``(dimension_names, group attributes)`` of an OME-Zarr 0.5 label image.
 
     Parameters
@@ -125,8 +129,10 @@ def ome_attributes(ndim: int, axes: str | None, metadata: dict, out=None) -> tup
         The ``napari_sam2`` block (:func:`label_metadata`), may be empty.
     out : str or Path, optional
         Where the group is written: the source image is recorded relative to it.
+    spatial : (int, int), optional
+        The row and column axes (default the last two), for outputs without axis letters.
     """
-    names = ome_axis_names(axes, ndim)
+    names = ome_axis_names(axes, ndim, spatial)
     units = metadata.get("units") or {}
     axes_meta = []
     for name in names:
@@ -157,11 +163,22 @@ def image_label(metadata: dict, out=None) -> dict:
     source = metadata.get("source")
     if source:
         try:
-            where = os.path.relpath(os.path.abspath(source), os.path.abspath(out)) if out else source
+            where = os.path.relpath(os.path.abspath(source), _final_output(out)) if out else source
         except ValueError:  # another drive (Windows)
             where = str(source)
         block["source"] = {"image": where}
     return block
+
+
+def _final_output(path) -> str:
+    """Where an output ends up: a replacement written in ``OUT.sam2-run/`` is swapped in as ``OUT``."""
+    import os
+
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if folder.endswith(".sam2-run"):  # core.outputs.run_folder
+        return folder[: -len(".sam2-run")]
+    return path
 
 
 def label_color(label: int) -> list[int]:

@@ -158,7 +158,7 @@ def _create(path: Path, shape: tuple[int, ...], spatial: tuple[int, int] | None,
         for dim in spatial:
             chunks[dim] = shape[dim]
         if ome_zarr:
-            names, attrs = ome_attributes(len(shape), axes, metadata, path)
+            names, attrs = ome_attributes(len(shape), axes, metadata, path, spatial)
             group = zarr.create_group(str(path), zarr_format=3, attributes=attrs)
             return group.create_array(OME_DATASET, shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
                                       fill_value=0, dimension_names=names)
