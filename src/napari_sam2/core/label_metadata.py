@@ -49,6 +49,9 @@ def label_metadata(n_frames: int, source=None, axes: str | None = None, scale=No
         The part of the source the labels hold, in the source's numbers:
         ``{"t": [10, 20]}`` (stop excluded; ``[3, 4]`` for one time point whose
         axis the labels do not have). Recorded as ``"selection"`` when given.
+
+    The physical units of the axes that ``source`` names (OME-Zarr axes,
+    ImageJ's unit) are recorded as ``"units"``, e.g. ``{"x": "micrometer"}``.
     """
     from importlib.metadata import PackageNotFoundError, version
 

@@ -52,7 +52,7 @@ def label_group(path: str | Path, mode: str = "r"):
     try:
         node = zarr.open(str(path), mode=mode)
     except Exception as err:  # zarr raises several types for "not a store"
-        raise InputError(f"{path} is not a readable zarr label store ({err})") from None
+        raise InputError(f"{path} is not a zarr store napari-sam2 can read ({err})") from None
     if isinstance(node, zarr.Array):
         return node, node
     attrs = dict(node.attrs)
