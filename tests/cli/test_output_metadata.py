@@ -69,3 +69,39 @@ def test_npy_without_axis_names(tmp_path):
     with tifffile.TiffFile(tmp_path / "labels.tif") as tif:
         meta = tif.shaped_metadata[0]["napari_sam2"]
     assert meta["axes"] is None and meta["source"] == str(tmp_path / "in.npy")
+
+
+def test_an_old_single_array_output_is_replaced_by_a_group_through_the_swap_and_resume(tmp_path, monkeypatch,
+                                                                                      capsys):
+    from napari_sam2.core.label_metadata import label_metadata
+    from napari_sam2.core.label_store import is_ome_label_group
+    from napari_sam2.core.session import Session
+    from napari_sam2.core.sink import new_label_array
+
+    tifffile.imwrite(tmp_path / "in.tif", STACK, imagej=True, metadata={"axes": "TYX"})
+    out = tmp_path / "labels.zarr"
+    old = new_label_array(out, STACK.shape, axes="TYX", metadata=label_metadata(4, None, "TYX"),
+                          ome_zarr=False)
+    old[:] = 9  # an output of an earlier version: one zarr array
+    original = Session.propagate
+
+    def cancel_after_one(self, direction="both"):
+        for n, result in enumerate(original(self, direction)):
+            if n == 1:
+                raise KeyboardInterrupt
+            yield result
+
+    monkeypatch.setattr(Session, "propagate", cancel_after_one)
+    (tmp_path / "p.json").write_text(json.dumps(PROMPTS))
+    args = ["segment", str(tmp_path / "in.tif"), "--prompts", str(tmp_path / "p.json"), "--out", str(out),
+            "--model", "random:tiny", "--device", "cpu", "--overwrite", "--checkpoint-every", "1"]
+    assert main(args) == 130
+    assert (open_labels(out)[:] == 9).all() and not is_ome_label_group(out)  # untouched until the end
+    assert is_ome_label_group(tmp_path / "labels.zarr.sam2-run" / "new.zarr")  # the unfinished group
+    monkeypatch.setattr(Session, "propagate", original)
+    assert main([*args, "--resume"]) == 0 and "resumed" in capsys.readouterr().out
+    assert is_ome_label_group(out) and not (tmp_path / "labels.zarr.sam2-run").exists()
+    labels = open_labels(out)[:]
+    assert set(np.unique(labels)) <= {0, 3, 7} and read_label_metadata(out)["axes"] == "tyx"
+    ome = zarr.open_group(str(out), mode="r").attrs["ome"]
+    assert ome["image-label"]["source"] == {"image": "../in.tif"}  # relative to OUT, not the run folder
