@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tmpdir")
     args = parser.parse_args(argv)
 
-    import zarr
+    from napari_sam2.core.label_store import open_labels
 
     with tempfile.TemporaryDirectory(prefix="bench_long_", dir=args.tmpdir) as tmp:
         tmp = Path(tmp)
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             sys.stderr.write(proc.stderr[-3000:])
             return proc.returncode
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        labels = zarr.open_array(str(tmp / "labels.zarr"), mode="r")
+        labels = open_labels(tmp / "labels.zarr")
         labelled = sum(bool(np.asarray(labels[t]).any()) for t in range(args.frames))
         on_disk = sum(f.stat().st_size for f in (tmp / "stack.zarr").rglob("*") if f.is_file())
 

@@ -76,6 +76,7 @@ def main() -> None:
     import zarr
 
     from napari_sam2.core.checkpoint import JournaledSink, RunJournal, restore_session
+    from napari_sam2.core.label_store import open_labels
     from napari_sam2.core.models import load_model
     from napari_sam2.core.sink import new_label_array, open_label_sink
 
@@ -127,7 +128,7 @@ def main() -> None:
     for frame in range(max(1, args.frames - 10), args.frames):
         journal.keep_before_write(frame, sink.read(frame))
     t0 = time.perf_counter()
-    fresh = _session(loaded, data, JournaledSink(zarr.open_array(str(folder / "journaled.zarr"), mode="r+"),
+    fresh = _session(loaded, data, JournaledSink(open_labels(folder / "journaled.zarr", mode="r+"),
                                                  journal, folder / "journaled.zarr"))
     tensors, layout, state = journal.load_checkpoint()
 
@@ -139,8 +140,7 @@ def main() -> None:
     undone = journal.undo(fresh.sink)
     resume = time.perf_counter() - t0
 
-    same = np.array_equal(zarr.open_array(str(folder / "plain.zarr"))[:],
-                          zarr.open_array(str(folder / "journaled.zarr"))[:])
+    same = np.array_equal(open_labels(folder / "plain.zarr")[:], open_labels(folder / "journaled.zarr")[:])
     figures = {
         "cpu": _cpu_name(), "threads": args.threads, "preset": args.preset,
         "image_size": loaded.image_size, "precision": loaded.precision, "frames": args.frames,

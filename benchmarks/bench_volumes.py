@@ -149,8 +149,8 @@ def speed(args, folder: Path) -> None:
 
 
 def quality(folder: Path) -> None:
-    import zarr
 
+    from napari_sam2.core.label_store import open_labels
     from napari_sam2.core.synthetic_volumes import synthetic_volumes
     from napari_sam2.evaluation.volumes import score_volumes_ctc, volume_iou
     from napari_sam2.workflows.volumes import segment_volumes_file
@@ -166,7 +166,7 @@ def quality(folder: Path) -> None:
         start = time.perf_counter()
         segment_volumes_file(image, prompts, out, axes="TZYX", model="demo", progress=False, follow=follow)
         took = time.perf_counter() - start
-        labels = zarr.open_array(str(out))[:]
+        labels = open_labels(out)[:]
         table = volume_iou(labels, truth, match="id")
         ctc = score_volumes_ctc(labels, truth, folder / f"ctc-{follow}")
         print(f"{follow:8s}  {table.mean_iou:11.3f}  {table.mean_j_active:8.3f}  {ctc['SEG']:.3f}  "

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from napari_sam2.core.label_store import open_labels
+
 MODEL_ARGS = dict(model="demo", device="cpu", precision="fp32")
 
 
@@ -41,6 +43,5 @@ def write_manifest(folder, names, extra_rows=(), name="manifest.csv"):
 
 
 def read_labels(path):
-    import zarr
 
-    return zarr.open_array(str(path), mode="r")[:]
+    return open_labels(path)[:]

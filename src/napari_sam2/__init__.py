@@ -6,6 +6,7 @@ headless API lives in :mod:`napari_sam2.core`.
 
 __version__ = "0.1.0"
 
-from .core import FrameSource, LabelSink, Session, load_model, open_label_sink  # noqa: E402
+from .core import FrameSource, LabelSink, Session, load_model, open_label_sink, open_labels  # noqa: E402
 
-__all__ = ["FrameSource", "LabelSink", "Session", "load_model", "open_label_sink", "__version__"]
+__all__ = ["FrameSource", "LabelSink", "Session", "load_model", "open_label_sink", "open_labels",
+           "__version__"]

@@ -60,7 +60,8 @@ def test_a_folder_batch_fills_the_table_while_the_viewer_keeps_running(
     widget.table.selectRow(1)
     widget.open_result()
     layer = viewer.layers[f"{names[1]} batch labels"]
-    assert type(layer.data).__module__.startswith("dask")  # lazily read
+    assert type(layer.data).__module__.startswith("dask")  # lazily read (the plugin reader)
+    assert tuple(layer.axis_labels)[-2:] == ("y", "x")
     assert (layer.data.compute() == read_labels(tmp_path / "out" / f"{names[1]}.zarr")).all()
 
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import CountingArray
 from doubles import DiskTracker
 from napari_sam2._qt.widget import Sam2Widget
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.evaluation.metrics import jaccard
 
 SCALE = (2.0, 0.5, 0.25)
@@ -273,7 +274,6 @@ def test_start_loads_a_model_folder_in_the_background(make_napari_viewer, tiny_m
 
 
 def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, stack, qtbot, tmp_path):
-    import zarr
 
     viewer = make_napari_viewer()
     widget, image = open_widget(viewer, stack)
@@ -289,7 +289,7 @@ def test_labels_on_disk_and_mask_prompts_from_another_layer(make_napari_viewer, 
     worker = controller.masks_from_labels(other)
     wait(qtbot, worker, controller)
     assert sorted(controller.session.objects) == [5, 6]
-    on_disk = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    on_disk = open_labels(tmp_path / "out.zarr")
     assert np.allclose(centroid(on_disk[4] == 5), (14.5, 19.5), atol=1.5)
     worker = widget.propagate()
     wait(qtbot, worker, controller)

@@ -14,6 +14,7 @@ from conftest import CountingArray, without_read_as
 from napari_sam2.cli import main
 from napari_sam2.core.frames import FrameSource
 from napari_sam2.core.io import open_image
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.session import Session
 from napari_sam2.core.tracker import TransformersTracker
 from napari_sam2.workflows import segment_file
@@ -64,7 +65,7 @@ def test_segment_tif_to_zarr_or_tif(files, tiny_model_dir, expected_labels, out,
                "--out", files / out, "--model", tiny_model_dir, "--device", "cpu")
     assert code == 0
     assert "wrote" in capsys.readouterr().out
-    labels = zarr.open_array(str(files / out), mode="r")[:] if out.endswith("zarr") else tifffile.imread(
+    labels = open_labels(files / out)[:] if out.endswith("zarr") else tifffile.imread(
         files / out)
     check_labels(labels)
     np.testing.assert_array_equal(labels, expected_labels)  # prompts read as (row, col), frame, id
@@ -91,7 +92,7 @@ def test_npy_zarr_and_ome_zarr_inputs(files, tiny_model_dir):
         out = files / f"out-{name}.zarr"
         assert run("segment", files / name, "--prompts", files / "click.json", "--out", out,
                    "--model", tiny_model_dir, "--direction", "forward") == 0
-        outputs[name] = zarr.open_array(str(out), mode="r")[:]
+        outputs[name] = open_labels(out)[:]
         check_labels(outputs[name])
     reference = outputs.pop("stack.tif")
     assert not reference[:4].any() and (reference[4] == 3).any()
@@ -108,7 +109,7 @@ def test_multichannel_tif_with_named_axes_and_channels(files, tiny_model_dir):
     out = files / "multi.zarr"
     assert run("segment", files / "multi.tif", "--prompts", files / "prompts.json", "--out", out,
                "--channels", "2,0", "--model", tiny_model_dir) == 0
-    check_labels(zarr.open_array(str(out), mode="r")[:])
+    check_labels(open_labels(out)[:])
 
 
 def test_csv_from_a_napari_points_layer_and_a_mask_file(files, tiny_model_dir):
@@ -118,7 +119,7 @@ def test_csv_from_a_napari_points_layer_and_a_mask_file(files, tiny_model_dir):
     out = files / "csv.zarr"
     assert run("segment", files / "stack.tif", "--prompts", files / "points.csv", "--out", out,
                "--model", tiny_model_dir, "--direction", "forward") == 0
-    labels = zarr.open_array(str(out), mode="r")[:]
+    labels = open_labels(out)[:]
     check_labels(labels)
     assert not labels[0].any()  # forward only: nothing before the first prompt
     mask = np.zeros((48, 64), np.uint8)
@@ -129,7 +130,7 @@ def test_csv_from_a_napari_points_layer_and_a_mask_file(files, tiny_model_dir):
     out = files / "mask.zarr"
     assert run("segment", files / "stack.tif", "--prompts", files / "mask.json", "--out", out,
                "--model", tiny_model_dir) == 0
-    assert ((zarr.open_array(str(out), mode="r")[3] == 1) == mask.astype(bool)).mean() > 0.95
+    assert ((open_labels(out)[3] == 1) == mask.astype(bool)).mean() > 0.95
 
 
 BAD = [
@@ -292,7 +293,7 @@ def test_real_hela_timelapse_end_to_end(shared_data, tiny_model_dir, tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(prompts))
     segment_file(counting, tmp_path / "p.json", tmp_path / "hela.zarr", model=tiny_model_dir,
                  device="cpu", progress=False)
-    labels = zarr.open_array(str(tmp_path / "hela.zarr"), mode="r")
+    labels = open_labels(tmp_path / "hela.zarr")
     assert labels.shape == (20, 700, 1100) and labels.dtype == np.uint16
     assert labels.chunks == (1, 700, 1100)
     assert set(counting.reads) == set(range(20))
@@ -327,7 +328,7 @@ def test_memory_policy_option(files, tiny_model_dir, memory, capsys):
     code = run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
                files / "m.zarr", "--model", tiny_model_dir, "--memory", memory)
     assert code == 0
-    check_labels(zarr.open_array(str(files / "m.zarr"), mode="r")[:])
+    check_labels(open_labels(files / "m.zarr")[:])
 
 
 def test_unknown_memory_policy_stops_before_writing(files, tiny_model_dir):

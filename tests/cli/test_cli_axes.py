@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from conftest import without_read_as
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.workflows import segment_file
 
 RNG = np.random.default_rng(1)
@@ -36,8 +36,8 @@ def test_lying_imagej_metadata_says_what_was_propagated(folder, tiny_model_dir, 
     assert code == 0
     assert ("read as Z=6 C=3 Y=32 X=40 (from ImageJ metadata; --axes to change); propagating along "
             "Z (6); channel(s) 0 of C (3)") in err
-    labels = zarr.open_array(str(folder / "o.zarr"), mode="r")
-    assert labels.shape == (6, 32, 40) and labels.attrs["_ARRAY_DIMENSIONS"] == ["z", "y", "x"]
+    labels = open_labels(folder / "o.zarr")
+    assert labels.shape == (6, 32, 40) and labels.metadata.dimension_names == ("z", "y", "x")
 
 
 def test_axis_t_is_a_letter_of_the_users_terms(folder, tiny_model_dir, capsys):
@@ -65,13 +65,13 @@ def test_frames_use_the_stored_numbers_and_the_output_records_them(folder, tiny_
     assert code == 0
     assert "read as T=3 Y=32 X=40 (from the TIFF description; --axes to change); selected T 2:5; " \
            "propagating along T (3)" in capsys.readouterr().err
-    labels = zarr.open_array(str(folder / "o.zarr"), mode="r")
-    assert labels.attrs["napari_sam2"]["selection"] == {"t": [2, 5]}
+    labels = open_labels(folder / "o.zarr")
+    assert read_label_metadata(folder / "o.zarr")["selection"] == {"t": [2, 5]}
     (folder / "view.json").write_text(json.dumps(
         {"objects": [{"id": 2, "prompts": [{"frame": 1, "points": [[12, 15]]}]}]}))
     segment_file(stack[2:5], folder / "view.json", folder / "same.zarr", model=tiny_model_dir, device="cpu",
                  progress=False)  # the same frames given directly, the prompt in their numbers
-    np.testing.assert_array_equal(labels[:], zarr.open_array(str(folder / "same.zarr"), mode="r")[:])
+    np.testing.assert_array_equal(labels[:], open_labels(folder / "same.zarr")[:])
 
 
 def test_one_time_point_of_volumes_is_a_z_stack(folder, tiny_model_dir, capsys):
@@ -109,7 +109,7 @@ def test_volumes_go_to_the_volumes_workflow(folder, tiny_model_dir, capsys):
                folder / "o.zarr", "--model", tiny_model_dir, "--device", "cpu")
     assert code == 0
     assert "volumes over time: T (6) and Z (3)" in capsys.readouterr().err
-    assert zarr.open_array(str(folder / "o.zarr"), mode="r").shape == TZYX.shape
+    assert open_labels(folder / "o.zarr").shape == TZYX.shape
 
 
 def test_a_part_of_a_series_of_volumes_keeps_the_stored_frame_numbers(folder, tiny_model_dir):
@@ -121,6 +121,6 @@ def test_a_part_of_a_series_of_volumes_keeps_the_stored_frame_numbers(folder, ti
     with pytest.warns(UserWarning, match="object 2: 1 prompt"):
         segment_file(TZYX, folder / "v.json", folder / "o.zarr", axes="tzyx", frames="1:4",
                      model=tiny_model_dir, device="cpu", progress=False)
-    out = zarr.open_array(str(folder / "o.zarr"), mode="r")
+    out = open_labels(folder / "o.zarr")
     assert out.shape == (3, 3, 32, 40)
-    assert out.attrs["napari_sam2"]["selection"] == {"t": [1, 4]}
+    assert read_label_metadata(folder / "o.zarr")["selection"] == {"t": [1, 4]}

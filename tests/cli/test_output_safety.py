@@ -13,6 +13,7 @@ import zarr
 from conftest import without_read_as
 from napari_sam2.cli import main
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.sink import new_label_array, open_label_sink
 
 RNG = np.random.default_rng(1)
@@ -39,7 +40,7 @@ def segment(files, image, out, *extra):
 
 
 def read(path):
-    return zarr.open_array(str(path), mode="r")[:] if str(path).endswith(".zarr") else tifffile.imread(
+    return open_labels(path)[:] if str(path).endswith(".zarr") else tifffile.imread(
         path)
 
 

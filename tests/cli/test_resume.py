@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels
 
 RNG = np.random.default_rng(3)
 FRAMES = 36
@@ -51,7 +51,7 @@ def command(files, model, out, *extra):
 
 
 def read(path):
-    return zarr.open_array(str(path), mode="r")[:] if str(path).endswith(".zarr") else tifffile.imread(
+    return open_labels(path)[:] if str(path).endswith(".zarr") else tifffile.imread(
         path)
 
 

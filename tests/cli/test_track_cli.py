@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from conftest import without_read_as
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.synthetic import synthetic_timelapse
 
@@ -35,7 +35,7 @@ def no_model(monkeypatch):
 
 
 def stored(out):
-    meta = dict(zarr.open_array(str(out), mode="r").attrs)["napari_sam2"]
+    meta = read_label_metadata(out)
     return meta, Lineage.from_dict(meta["lineage"])
 
 
@@ -44,7 +44,7 @@ def test_automatic_seeds_write_labels_and_the_lineage(movie, tmp_path, capsys):
     out = tmp_path / "tracks.zarr"
     assert track(folder / "movie.tif", "--out", out) == 0
     assert "tracks from" in capsys.readouterr().out
-    labels = zarr.open_array(str(out), mode="r")[:]
+    labels = open_labels(out)[:]
     meta, lineage = stored(out)
     assert labels.shape == (5, 96, 96) and labels.any()
     assert set(np.unique(labels)[1:]) <= set(lineage.tracks)
@@ -60,7 +60,7 @@ def test_seeds_from_labels_keep_their_ids(movie, tmp_path):
     folder, truth = movie
     out = tmp_path / "seeded.zarr"
     assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif") == 0
-    labels = zarr.open_array(str(out), mode="r")[:]
+    labels = open_labels(out)[:]
     _, lineage = stored(out)
     assert set(np.unique(labels[0])[1:]) == set(np.unique(truth[0])[1:])
     first = {t for t in lineage.tracks if lineage.tracks[t].start == 0}
@@ -98,7 +98,7 @@ def test_windowed_tracking_follows_the_seeded_cells_like_whole_map_tracking(movi
         out = tmp_path / f"{name}.zarr"
         assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif",
                      "--window", window) == 0
-        labels[name] = zarr.open_array(str(out), mode="r")[:]
+        labels[name] = open_labels(out)[:]
         meta, _ = stored(out)
     assert meta["parameters"]["window"] == [2, 6, 0.5]
     full, windowed = labels["full"], labels["window"]

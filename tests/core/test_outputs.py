@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from conftest import without_read_as
 from napari_sam2.cli import main
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.outputs import OutputLock, recover_swap, run_folder, swap_in
 from napari_sam2.core.sink import new_label_array, open_label_sink
 
@@ -117,7 +117,7 @@ def test_swap_and_its_recovery(tmp_path, suffix):
         del array
 
     def read(path):
-        return zarr.open_array(str(path), mode="r")[:] if suffix == ".zarr" else tifffile.imread(path)
+        return open_labels(path)[:] if suffix == ".zarr" else tifffile.imread(path)
 
     make(out, 1)
     make(folder / f"new{suffix}", 2)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from doubles import DiskTracker
 from napari_sam2.core.frames import FrameSource, InputError
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.session import Session
 from napari_sam2.core.sink import open_label_sink
 
@@ -26,7 +26,7 @@ def test_frames_written_before_a_cancel_or_crash_are_on_disk(tmp_path, name):
     tracker.step = crash
     with pytest.raises(RuntimeError):
         list(session.propagate())
-    on_disk = zarr.open_array(str(path), mode="r")[:] if name.endswith("zarr") else tifffile.imread(path)
+    on_disk = open_labels(path)[:] if name.endswith("zarr") else tifffile.imread(path)
     assert on_disk.shape == (8, 40, 50) and on_disk.dtype == np.uint16
     assert [bool((on_disk[f] == 5).any()) for f in range(8)] == [True] * 3 + [False] * 5
 

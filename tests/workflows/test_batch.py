@@ -11,6 +11,7 @@ import pytest
 
 from batch_stacks import MODEL_ARGS, read_labels, write_manifest, write_stacks
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.workflows.batch import REPORT_NAME, plan_batch, run_batch
 from napari_sam2.workflows.batch_worker import PLUGIN_NAME
 from napari_sam2.workflows.manifest import read_manifest
@@ -127,7 +128,6 @@ def _read(path):
 
 def test_a_stack_without_prompts_is_tracked_and_a_blank_one_is_a_failed_row(tmp_path, client):
     import tifffile
-    import zarr
 
     write_stacks(tmp_path, n=1, frames=3)
     (tmp_path / "seedless.tif").write_bytes((tmp_path / "stack0.tif").read_bytes())
@@ -137,8 +137,8 @@ def test_a_stack_without_prompts_is_tracked_and_a_blank_one_is_a_failed_row(tmp_
     events = list(run_batch(manifest, tmp_path / "out", client=client, **MODEL_ARGS))
     outcome = {e.job.image.name: e for e in events if e.kind in ("finished", "failed")}
     assert outcome["seedless.tif"].kind == "finished"
-    tracked = zarr.open_array(str(tmp_path / "out" / "seedless.zarr"), mode="r")
-    assert tracked[:].max() > 0 and "lineage" in tracked.attrs["napari_sam2"]
+    tracked = open_labels(tmp_path / "out" / "seedless.zarr")
+    assert tracked[:].max() > 0 and "lineage" in read_label_metadata(tmp_path / "out" / "seedless.zarr")
     assert outcome["blank.tif"].kind == "failed" and "no cells found" in outcome["blank.tif"].message
     assert not events[-1].ok
     assert "failed" in (tmp_path / "out" / REPORT_NAME).read_text()

@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 import tifffile
-import zarr
 
 from napari_sam2.cli import main
+from napari_sam2.core.label_store import open_labels
 from napari_sam2.core.models import REGISTRY, resolve_model
 from napari_sam2.core.synthetic import synthetic_timelapse
 from napari_sam2.evaluation.clicks import interior_point
@@ -39,7 +39,7 @@ def _segment(folder, image, objects):
     code = main(["segment", str(folder / "stack.tif"), "--prompts", str(folder / "prompts.json"),
                  "--out", str(folder / "labels.zarr"), "--model", "demo", "--device", "cpu"])
     assert code == 0
-    return zarr.open_array(str(folder / "labels.zarr"), mode="r")[:]
+    return open_labels(folder / "labels.zarr")[:]
 
 
 def test_demo_is_bundled_and_needs_no_hub(monkeypatch):

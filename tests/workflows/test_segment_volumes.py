@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import zarr
 
 from napari_sam2.core import models
 from napari_sam2.core.errors import InputError
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.synthetic_volumes import synthetic_volumes
 from napari_sam2.core.volume_sweeps import Sweeper
 from napari_sam2.evaluation.volumes import score_volumes_ctc, volume_iou
@@ -41,10 +41,10 @@ def test_demo_model_tracks_nuclei_through_volumes_better_than_a_box_baseline(ser
     summary = segment_volumes_file(image, prompts, tmp_path / "labels.zarr", axes="TZYX", model="demo",
                                    progress=False, workers=2, scale=(1, 2.0, 0.5, 0.5))
     assert "4 volumes of 6 x 64 x 64" in summary
-    labels = zarr.open_array(str(tmp_path / "labels.zarr"))
+    labels = open_labels(tmp_path / "labels.zarr")
     assert labels.shape == truth.shape and labels.dtype == np.uint16
-    assert labels.attrs["_ARRAY_DIMENSIONS"] == ["t", "z", "y", "x"]
-    assert labels.attrs["napari_sam2"]["scale"] == [1, 2.0, 0.5, 0.5]
+    assert labels.metadata.dimension_names == ("t", "z", "y", "x")  # OME-Zarr: the array at labels.zarr/0
+    assert read_label_metadata(tmp_path / "labels.zarr")["scale"] == [1, 2.0, 0.5, 0.5]
     table = volume_iou(labels[:], truth, match="id")
     floor = volume_iou(baseline, truth, match="id").mean_iou
     # the demo model segments one of the two nuclei poorly even from its box (a 2D check shows it),

@@ -1,8 +1,8 @@
 """``track_file``: the call the batch runner makes for rows without prompts (arrays in, a store out)."""
 
 import numpy as np
-import zarr
 
+from napari_sam2.core.label_store import open_labels, read_label_metadata
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.synthetic import synthetic_timelapse
 from napari_sam2.core.track_all import TrackParams
@@ -16,8 +16,8 @@ def test_track_file_from_arrays_records_axes_scale_and_lineage(tmp_path):
     summary = track_file(data, out, seeds=truth[1], axis=2, model="demo", device="cpu", progress=False,
                          axes="YXT", scale=(0.5, 0.5, 60.0), seed_frame=1, params=TrackParams(seed_every=0))
     assert summary.startswith(f"wrote {out}") and "3 seeds" in summary
-    array = zarr.open_array(str(out), mode="r")
-    meta = dict(array.attrs)["napari_sam2"]
+    array = open_labels(out)
+    meta = read_label_metadata(out)
     assert array.shape == (4, 80, 80) and meta["axes"] == "tyx" and meta["scale"] == [60.0, 0.5, 0.5]
     lineage = Lineage.from_dict(meta["lineage"])
     assert set(lineage.tracks) >= set(np.unique(truth[1])[1:].tolist())

@@ -40,22 +40,13 @@ class ReviewRow:
 
 
 def _label_store(path):
-    """The label array of a track output: the zarr array at ``path``, or the one array of its group."""
-    import zarr
+    """The label array of a track output and its group (either zarr layout: see core/label_store.py)."""
+    from ..core.label_store import label_group
 
     try:
-        node = zarr.open(str(path), mode="r+")
-    except (FileNotFoundError, ValueError, OSError) as err:
-        raise InputError(f"{path} is not a zarr store written by 'napari-sam2 track' ({err})") from None
-    if isinstance(node, zarr.Array):
-        return node, node
-    arrays = dict(node.arrays())
-    for name in ("labels", "0"):
-        if name in arrays:
-            return arrays[name], node
-    if len(arrays) == 1:
-        return next(iter(arrays.values())), node
-    raise InputError(f"{path} holds {len(arrays)} arrays, not one label stack: open the labels array")
+        return label_group(path, mode="r+")
+    except InputError as err:
+        raise InputError(f"{err}; open the output of 'napari-sam2 track'") from None
 
 
 def _attrs_owner(array, group):

@@ -303,8 +303,8 @@ class BatchWidget(QWidget):
         if outcome not in ("finished", "skipped") or path is None or not path.exists():
             _notify(f"{name} has no finished labels ({outcome})")
             return
-        import dask.array as da
-        import zarr
+        from .._napari.reader import label_layers
 
-        labels = da.from_zarr(zarr.open_array(str(path), mode="r"))
-        self.viewer.add_labels(labels, name=f"{name} batch labels")
+        for data, kwargs, kind in label_layers(path):  # either zarr layout; axes, scale, lineage
+            kwargs["name"] = f"{name} batch {kind}"
+            getattr(self.viewer, f"add_{kind}")(data, **kwargs)

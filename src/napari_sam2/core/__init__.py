@@ -7,6 +7,7 @@ a model is loaded or a frame is prepared for it.
 from .errors import InputError
 from .frames import FrameSource, Normalization
 from .imagefiles import ImageFolder, MaskFolder
+from .label_store import open_labels, read_label_metadata
 from .models import REGISTRY, ModelNotAvailable, load_model, resolve_model
 from .prompts import FramePrompt
 from .session import FrameResult, Session
@@ -26,5 +27,7 @@ __all__ = [
     "Session",
     "load_model",
     "open_label_sink",
+    "open_labels",
+    "read_label_metadata",
     "resolve_model",
 ]

@@ -257,7 +257,7 @@ class JournaledSink(LabelSink):
         if self.path.suffix.lower() != ".zarr":
             return  # TIFF: LabelSink.write has msync'ed the memory map
         key = self.array.metadata.encode_chunk_key((frame,) + (0,) * (self.array.ndim - 1))
-        chunk = self.path / key
+        chunk = Path(self.array.store.root) / self.array.path / key  # OUT/0/c/... in an OME-Zarr group
         if chunk.exists():
             with open(chunk, "rb") as file:
                 os.fsync(file.fileno())

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["open_image", "read_image", "ImageFile", "default_axes", "image_scale"]
+__all__ = ["open_image", "read_image", "ImageFile", "default_axes", "image_scale", "image_units"]
 
 
 @dataclass(frozen=True)
@@ -219,3 +219,44 @@ def _zarr_scale(path: Path, ndim: int) -> list[float] | None:
         if transform.get("type") == "scale" and len(transform["scale"]) == ndim:
             return [float(s) for s in transform["scale"]]
     return None
+
+
+#: spellings of units in image files, to the names OME-Zarr uses
+_UNIT_NAMES = {"micron": "micrometer", "microns": "micrometer", "um": "micrometer", "\u00b5m": "micrometer",
+               "\u03bcm": "micrometer", "\\u00b5m": "micrometer", "nm": "nanometer", "mm": "millimeter",
+               "s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour"}
+
+
+def image_units(path: str | Path) -> dict[str, str]:
+    """The physical unit of each axis letter (lower case) an image file names: ``{"x": "micrometer"}``.
+
+    OME-Zarr: the ``unit`` of each named axis; ImageJ TIFF: its ``unit`` for
+    x, y (and z when the file has a z spacing). Empty when the file names none.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                ij = tif.imagej_metadata or {}
+            unit = _unit_name(ij.get("unit"))
+            letters = "xyz" if ij.get("spacing") else "xy"
+            return {a: unit for a in letters} if unit else {}
+        if path.is_dir():
+            import zarr
+
+            attrs = dict(zarr.open(str(path), mode="r").attrs)
+            multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+            axes = multiscales[0].get("axes", []) if multiscales else []
+            return {a["name"].lower(): _unit_name(a["unit"]) for a in axes
+                    if isinstance(a, dict) and a.get("name") and a.get("unit")}
+    except Exception:  # metadata is a courtesy: an odd file has none
+        return {}
+    return {}
+
+
+def _unit_name(unit) -> str | None:
+    if not unit or not isinstance(unit, str) or unit.lower() in ("pixel", "pixels", "none"):
+        return None
+    return _UNIT_NAMES.get(unit.strip().lower(), unit.strip())

@@ -79,12 +79,17 @@ def check_output_path(out: str | Path, protect: Iterable[str | Path] = (), overw
 
 
 def _our_zarr(path: Path) -> bool:
-    """A zarr store that an ``--overwrite`` may replace: a zarr array, nothing else."""
+    """A zarr store that an ``--overwrite`` may replace: a zarr array, or a group carrying our metadata."""
     if not path.is_dir():
         return False
     names = {p.name for p in path.iterdir()}
-    return bool(names) and ("zarr.json" in names or ".zarray" in names) and not (
-        names & {".zgroup"})
+    if not names or not ("zarr.json" in names or ".zarray" in names) or names & {".zgroup"}:
+        return False
+    try:  # a zarr v3 group (an OME-Zarr label image) only if napari-sam2 wrote it
+        meta = json.loads((path / "zarr.json").read_text()) if "zarr.json" in names else {}
+    except (OSError, ValueError):
+        return False
+    return meta.get("node_type") != "group" or "napari_sam2" in (meta.get("attributes") or {})
 
 
 def label_store_bytes(shape: tuple[int, ...], suffix: str) -> int:

@@ -86,10 +86,11 @@ def open_label_sink(path: str | Path, n_frames: int, frame_shape: tuple[int, int
 
 def new_label_array(path: str | Path | None, shape: tuple[int, ...],
                     spatial: tuple[int, int] | None = None, protect: Iterable[str | Path] = (),
-                    axes: str | None = None, metadata: dict | None = None):
+                    axes: str | None = None, metadata: dict | None = None, ome_zarr: bool = True):
     """An all-zero label array: in memory, a new zarr store, or a new TIFF (memory-mapped).
 
-    A zarr store is chunked one frame per chunk (whole frames along
+    A zarr store is an OME-Zarr 0.5 label image (a group ``path`` with the array
+    at ``path/0``; see :mod:`.label_store`), chunked one frame per chunk (whole frames along
     ``spatial``, one index along every other axis); a TIFF is created full-size
     and uncompressed, so both can be read while a run is still going.
 
@@ -109,6 +110,9 @@ def new_label_array(path: str | Path | None, shape: tuple[int, ...],
     metadata : dict, optional
         What else the output carries (source image, scale, model, objects):
         see :func:`.label_metadata.label_metadata`.
+    ome_zarr : bool
+        zarr only: write the OME-Zarr label image (default); False writes one
+        zarr array with the attributes on it (the layout of earlier versions).
 
     Returns
     -------
@@ -123,31 +127,27 @@ def new_label_array(path: str | Path | None, shape: tuple[int, ...],
     path = check_output_path(path, protect)
     check_free_space(path, label_store_bytes(shape, path.suffix))
     try:
-        return _create(path, shape, spatial, axes, metadata or {})
+        return _create(path, shape, spatial, axes, metadata or {}, ome_zarr)
     except OSError as err:
         remove_output(path)
         raise write_error(err, path, "nothing was written") from None
 
 
 def open_label_array(path: str | Path, shape: tuple[int, ...]):
-    """An existing label output, opened for writing (to continue an interrupted run)."""
+    """An existing label output (either zarr layout, or TIFF), opened for writing (to continue a run)."""
+    from .label_store import open_labels
+
     path = Path(path)
-    if path.suffix.lower() == ".zarr":
-        import zarr
-
-        array = zarr.open_array(str(path), mode="r+")
-    else:
-        import tifffile
-
-        array = tifffile.memmap(str(path), mode="r+")
+    array = open_labels(path, mode="r+")
     if tuple(array.shape) != tuple(shape) or array.dtype != LABEL_DTYPE:
         raise InputError(f"{path} has shape {tuple(array.shape)} and type {array.dtype}; the run "
                          f"needs {tuple(shape)} uint16")
     return array
 
 
-def _create(path: Path, shape: tuple[int, ...], spatial: tuple[int, int] | None, axes, metadata):
-    from .label_metadata import imagej_options, zarr_attributes
+def _create(path: Path, shape: tuple[int, ...], spatial: tuple[int, int] | None, axes, metadata,
+            ome_zarr: bool = True):
+    from .label_metadata import OME_DATASET, imagej_options, ome_attributes, zarr_attributes
 
     suffix = path.suffix.lower()
     spatial = spatial if spatial is not None else (len(shape) - 2, len(shape) - 1)
@@ -157,6 +157,11 @@ def _create(path: Path, shape: tuple[int, ...], spatial: tuple[int, int] | None,
         chunks = [1] * len(shape)
         for dim in spatial:
             chunks[dim] = shape[dim]
+        if ome_zarr:
+            names, attrs = ome_attributes(len(shape), axes, metadata, path, spatial)
+            group = zarr.create_group(str(path), zarr_format=3, attributes=attrs)
+            return group.create_array(OME_DATASET, shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
+                                      fill_value=0, dimension_names=names)
         names, attrs = zarr_attributes(axes, metadata)
         array = zarr.open_array(str(path), mode="w-", shape=shape, chunks=chunks, dtype=LABEL_DTYPE,
                                 fill_value=0, dimension_names=names)

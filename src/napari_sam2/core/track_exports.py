@@ -224,17 +224,12 @@ def read_lineage(store) -> Lineage | None:
             return read_ctc_folder(path)[1]
         if not (path.is_dir() and ((path / "zarr.json").exists() or (path / ".zattrs").exists())):
             return None
-        import zarr
+        from .label_store import read_label_metadata
 
-        try:
-            attrs = dict(zarr.open(str(path), mode="r").attrs)
-        except Exception:  # noqa: BLE001 - not a zarr we can read: no lineage
-            return None
+        block = read_label_metadata(path) or {}  # either zarr layout; None when unreadable
     else:
-        attrs = dict(store.attrs)
-    outer, inner = LINEAGE_ATTRS
-    block = attrs.get(outer) or {}
-    data = block.get(inner) if isinstance(block, dict) else None
+        block = dict(store.attrs).get(LINEAGE_ATTRS[0]) or {}
+    data = block.get(LINEAGE_ATTRS[1]) if isinstance(block, dict) else None
     return Lineage.from_dict(data) if data else None
 
 
@@ -249,9 +244,9 @@ def write_lineage(store, lineage: Lineage) -> None:
     lineage : Lineage
     """
     if isinstance(store, (str, Path)):
-        import zarr
+        from .label_store import label_group
 
-        store = zarr.open(str(store), mode="r+")
+        store = label_group(store, mode="r+")[1]  # the group of an OME-Zarr output
     outer, inner = LINEAGE_ATTRS
     block = dict(store.attrs.get(outer) or {})
     block[inner] = lineage.to_dict()

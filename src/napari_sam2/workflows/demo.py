@@ -83,9 +83,9 @@ def run_demo(folder: Path, n_frames: int = 20, model: str = "demo", device: str 
     (folder / "prompts.json").write_text(json.dumps({"objects": objects}, indent=1))
     summary = segment_file(image, folder / "prompts.json", folder / "labels.zarr", model=model,
                            device=device)
-    import zarr
+    from ..core.label_store import open_labels
 
-    labels = zarr.open_array(str(folder / "labels.zarr"), mode="r")[:]
+    labels = open_labels(folder / "labels.zarr")[:]
     return f"{summary}\n{score_demo(folder, image, truth, labels)}"
 
 

@@ -104,21 +104,9 @@ class LabelsRun:
 
 def stored_run(out: Path) -> dict | None:
     """The ``napari_sam2`` metadata a finished label output carries (None when it has none)."""
-    try:
-        if out.suffix.lower() == ".zarr":
-            import zarr
+    from ..core.label_store import read_label_metadata
 
-            return dict(zarr.open_array(str(out), mode="r").attrs).get("napari_sam2")
-        import tifffile
-
-        with tifffile.TiffFile(out) as tif:
-            info = (tif.imagej_metadata or {}).get("Info")
-            shaped = tif.shaped_metadata
-        if info:
-            return json.loads(info).get("napari_sam2")
-        return shaped[0].get("napari_sam2") if shaped else None
-    except Exception:  # not ours, or unreadable: no metadata
-        return None
+    return read_label_metadata(out)  # either zarr layout, or TIFF
 
 
 def run_status(out: str | Path) -> str:

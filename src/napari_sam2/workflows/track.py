@@ -199,7 +199,6 @@ class _TrackJob:
         from ..core.seeds import grid_seeds
         from ..core.session import Session
         from ..core.track_all import TrackAll
-        from ..core.track_exports import write_lineage
         from ..core.tracker import TransformersTracker
 
         loaded = model_args["model"]
@@ -240,8 +239,10 @@ class _TrackJob:
                 bar.set_postfix(tracks=len(engine.lineage.tracks), refresh=False)
         self.lineage = lineage = engine.lineage
         metadata["objects"] = [{"id": int(i), "name": ""} for i in sorted(lineage.tracks)]
-        sink.array.attrs["napari_sam2"] = metadata
-        write_lineage(sink.array, lineage)
+        from ..core.label_store import write_label_metadata
+
+        # the group's attributes in an OME-Zarr output; read back by core.track_exports.read_lineage
+        write_label_metadata(sink.path, metadata, lineage=lineage.to_dict())
         run.finish()
         divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
         present = int(np.count_nonzero(np.asarray(session.labels[self.seed_frame])))
@@ -255,10 +256,10 @@ class _TrackJob:
         """Write the CTC folder and the GEFF graph (after the labels are complete)."""
         if ctc is None and geff is None:
             return ""
-        import zarr
-
         from ..core import track_exports as exports
-        labels = zarr.open_array(str(self.out), mode="r")
+        from ..core.label_store import open_labels
+
+        labels = open_labels(self.out)
         written = []
         if ctc is not None:
             _replace(ctc)
