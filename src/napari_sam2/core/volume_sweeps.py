@@ -113,9 +113,16 @@ def run_sweeps(sweeper: Sweeper, jobs: Sequence[tuple[int, Sequence[SweepInput]]
     """
     import dask
 
+    if client is not None:  # the sweeper (and its model) travels once to each worker, not per task
+        remote = client.scatter(sweeper, broadcast=True, hash=False)
+        futures = [client.submit(_sweep, remote, t, inputs, pure=False) for t, inputs in jobs]
+        return list(client.gather(futures))
     tasks = [dask.delayed(sweeper.sweep, pure=False)(t, inputs) for t, inputs in jobs]
-    if client is not None:
-        return list(client.gather(client.compute(tasks)))
     if workers <= 1:
         return list(dask.compute(*tasks, scheduler="synchronous"))
     return list(dask.compute(*tasks, scheduler="threads", num_workers=int(workers)))
+
+
+def _sweep(sweeper: Sweeper, t: int, inputs: Sequence[SweepInput]) -> np.ndarray:
+    """One z-sweep on a dask worker, ``sweeper`` being a scattered copy kept there."""
+    return sweeper.sweep(t, inputs)
