@@ -196,7 +196,7 @@ def table(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--policies", default="sam2,exclusive,cells,cells-claims,motion,dam")
+    parser.add_argument("--policies", default="sam2,exclusive,cells,cells-claims,motion,motion-cells,dam")
     parser.add_argument("--stacks", type=int, default=20, help="standard stacks")
     parser.add_argument("--touching", type=int, default=6, help="touching stacks")
     parser.add_argument("--hela", type=int, default=2, help="HeLa tiles (real data)")

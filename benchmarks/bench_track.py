@@ -23,6 +23,8 @@ and C2C12 (hand-drawn per-frame masks: DET and SEG only). Reported without a gat
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py               # everything
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --only-baseline
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --no-real --only-track \
+        --track-args="--window 2,6"
 """
 
 from __future__ import annotations
@@ -158,6 +160,8 @@ def methods(args):
     table = {}
     if not args.only_baseline:
         table["track"] = lambda image, path, truth, work: run_track(path, work, args.track_args.split())
+    if args.only_track:
+        return table
     for seg_name, segment in segmenters.items():
         for link_name, link in linkers.items():
             def method(image, path, truth, work, segment=segment, link=link):
@@ -203,6 +207,7 @@ def main(argv=None) -> int:
     parser.add_argument("--real-frames", type=int, default=20, help="frames of each real stack")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--no-real", action="store_true", help="synthetic data only")
+    parser.add_argument("--only-track", action="store_true", help="the `track` rows only (no baselines)")
     parser.add_argument("--track-args", default="", help="extra arguments of `napari-sam2 track`")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)

@@ -26,6 +26,8 @@ Command used for ``docs/volumes.md``::
     python benchmarks/bench_volumes.py --times 4 --planes 5 30 --size 512   # quality, first speed run
     python benchmarks/bench_volumes.py --times 10 --planes 5 30 --size 512 --skip-quality
     python benchmarks/bench_volumes.py --times 10 --planes 5 --size 512 --skip-quality --parallel-only
+    OMP_NUM_THREADS=2 python benchmarks/bench_volumes.py --times 50 --planes 5 30 --size 512 \
+        --skip-quality --skip-parallel
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ def speed(args, folder: Path) -> None:
         print(f"{planes:6d}  {args.size:4d}  {r['total_s']:7.1f}  {r['setup_s']:14.1f}  {r['track_s']:7.1f}"
               f"  {r['sweeps_s']:8.1f}  {100 * r['sweeps_s'] / work:8.0f}  {r['per_volume_s']:8.2f}"
               f"  {r['peak_rss_mb']:11.0f}")
+    if args.skip_parallel:
+        return
     data, prompts, planes = smallest
     print(f"\n# parallel z-sweeps, {planes} planes x {args.size} px (sweep phase only; follow='fixed' to "
           "keep the runs short, the sweeps are the same work)")
@@ -181,6 +185,7 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--parallel-only", action="store_true", help="only the parallel z-sweeps")
+    parser.add_argument("--skip-parallel", action="store_true", help="no parallel z-sweeps (long series)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("--data", "--prompts", "--out", "--follow"):
         parser.add_argument(name, help=argparse.SUPPRESS)

@@ -20,10 +20,10 @@ import numpy as np
 import zarr
 from qtpy.QtWidgets import QApplication
 
-from napari_sam2._napari.review import LINEAGE_ATTRS
 from napari_sam2._qt.review_widget import ReviewWidget
 from napari_sam2.core.lineage import Lineage
 from napari_sam2.core.synthetic import synthetic_timelapse
+from napari_sam2.core.track_exports import write_lineage
 
 OUT = Path(__file__).parent / "images"
 
@@ -74,8 +74,7 @@ def main():
     array = zarr.open_array(str(folder), mode="w", shape=truth.shape, chunks=(1,) + truth.shape[1:],
                             dtype=truth.dtype)
     array[:] = truth
-    outer, inner = LINEAGE_ATTRS
-    array.attrs[outer] = {inner: lineage.to_dict()}
+    write_lineage(array, lineage)
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1500, 900)

@@ -16,7 +16,7 @@ def synthetic_track_result(path):
     """
     import zarr
 
-    from napari_sam2._napari.review import LINEAGE_ATTRS
+    from napari_sam2.core.track_exports import write_lineage
 
     labels = np.zeros((N_FRAMES,) + SHAPE, np.uint16)
     for t in range(N_FRAMES):
@@ -39,6 +39,5 @@ def synthetic_track_result(path):
     array = zarr.open_array(str(path), mode="w", shape=labels.shape, chunks=(1,) + SHAPE,
                             dtype=labels.dtype)
     array[:] = labels
-    outer, inner = LINEAGE_ATTRS
-    array.attrs[outer] = {inner: lineage.to_dict()}
+    write_lineage(array, lineage)
     return labels, lineage

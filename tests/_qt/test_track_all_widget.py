@@ -51,7 +51,8 @@ def test_track_all_from_a_labels_layer_fills_every_frame_with_one_undo_step(make
     assert isinstance(lineage, Lineage) and seeds <= set(lineage.tracks)
     assert "tracks" in viewer.layers and len(viewer.layers["tracks"].data)
     assert widget.hint.text().startswith(f"track all: {len(lineage.tracks)} tracks, ")
-    assert "flags to review" in widget.hint.text()
+    flags = len(lineage.flags)
+    assert f", {flags} flag{'' if flags == 1 else 's'} to review" in widget.hint.text()
     controller.undo()  # the whole run is one step; its tracks and lineage go with it
     assert not np.asarray(controller.labels_layer.data).any()
     assert not controller.session.objects and LINEAGE_KEY not in controller.labels_layer.metadata

@@ -203,7 +203,12 @@ def test_bad_input_gives_notifications_not_tracebacks(make_napari_viewer, qtbot,
     assert "open or choose an image layer first" in messages[-1]
     viewer.add_image(np.zeros((2, 2, 2, 30, 40)), name="five")
     widget._refresh_images()
-    assert widget.start() is None and "has 5 dimensions" in messages[-1]
+    assert widget.start() is None and "at most 4 dimensions" in widget.axes_row.line.text()  # the Axes row
+    viewer.add_image(np.zeros((2, 2, 2, 2, 30, 40)), name="six")
+    widget.image_combo.setCurrentText("six")
+    assert widget.axes_row.edit.text() == ""
+    assert "image has 6 dimensions" in widget.axes_row.line.text()
+    assert widget.start() is None
 
     image = viewer.add_image(np.zeros((5, 20, 20), np.uint16), name="stack")
     controller, _ = start_with_double(widget, image, qtbot)

@@ -322,7 +322,7 @@ def test_a_mask_that_excludes_a_clicked_point_is_reported_at_once(files, tiny_mo
     assert "object 8, frame 2: the mask excludes the positive point at row 5, col 5" in err
 
 
-@pytest.mark.parametrize("memory", ["cells", "cells-claims"])
+@pytest.mark.parametrize("memory", ["cells", "cells-claims", "motion-cells"])
 def test_memory_policy_option(files, tiny_model_dir, memory, capsys):
     code = run("segment", files / "stack.tif", "--prompts", files / "prompts.json", "--out",
                files / "m.zarr", "--model", tiny_model_dir, "--memory", memory)

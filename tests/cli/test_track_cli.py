@@ -91,12 +91,41 @@ def test_an_unfinished_run_is_refused_then_restarted_by_resume(movie, tmp_path, 
     assert lineage.tracks and not (tmp_path / "cut.zarr.sam2-run").exists()
 
 
+def test_windowed_tracking_follows_the_seeded_cells_like_whole_map_tracking(movie, tmp_path):
+    folder, truth = movie
+    labels = {}
+    for name, window in (("full", "off"), ("window", "2,6")):
+        out = tmp_path / f"{name}.zarr"
+        assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif",
+                     "--window", window) == 0
+        labels[name] = zarr.open_array(str(out), mode="r")[:]
+        meta, _ = stored(out)
+    assert meta["parameters"]["window"] == [2, 6, 0.5]
+    full, windowed = labels["full"], labels["window"]
+    for cell in np.unique(truth[0])[1:]:
+        iou = np.sum((full == cell) & (windowed == cell)) / np.sum((full == cell) | (windowed == cell))
+        assert iou >= 0.9, (cell, iou)
+
+
+def test_window_option_values():
+    from napari_sam2.cli.track import parse_window
+    from napari_sam2.core.errors import InputError
+    from napari_sam2.core.window_geometry import WindowParams
+
+    assert parse_window("on") is True and parse_window("off") is False
+    assert parse_window("2,6") == WindowParams(margin=2, min_size=6)
+    for bad in ("big", "2", "-1,6", "2,0"):
+        with pytest.raises(InputError, match="--window"):
+            parse_window(bad)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--seeds", "wrong.tif"], "has shape (50, 60), the frames are (96, 96)"),
     (["--seeds", "huge.tif"], "above 65535"),
     (["--seeds", "missing.tif"], "does not exist"),
     (["--geff", "g.txt"], "must end in .geff or .zarr"),
     (["--seed-frame", "9"], "frame 9 does not exist"),
+    (["--window", "big"], "--window big: give on, off or MARGIN,MIN_SIZE"),
 ])
 def test_bad_input_is_one_line_before_the_model(movie, tmp_path, no_model, capsys, args, message):
     folder, _ = movie

@@ -216,3 +216,9 @@ def test_a_session_from_an_array_with_axes(tiny_model):
     with pytest.raises(InputError, match="read as T=20 Z=5 Y=6 X=7 .from axes=; axes= to change.; "
                        "volumes over time"):
         Session.from_array(TZYX, model=tiny_model, axes="TZYX")
+
+
+def test_letters_alone_before_the_image_is_opened():
+    assert check_letters(" tzyx ", None) == "TZYX"  # no shape: any count of valid letters
+    with pytest.raises(InputError, match=r"^row 3: axes 'TQX' has 'Q': .*e\.g\. TYX\)$"):
+        check_letters("TQX", None, what="row 3: axes")

@@ -14,9 +14,11 @@ from napari_sam2.core.track_exports import (
     frame_objects,
     read_ctc_folder,
     read_geff,
+    read_lineage,
     write_ctc_folder,
     write_ctc_ground_truth,
     write_geff,
+    write_lineage,
 )
 from tracking_cases import dividing_cells
 
@@ -137,3 +139,21 @@ def test_geff_axis_names_from_the_label_store(tmp_path):
     assert back.to_ctc_text() == lineage.to_ctc_text() and np.array_equal(nodes["z"], nodes["t"])
     unnamed = write_geff(labels, lineage, tmp_path / "q.geff", axes="QYX")  # tifffile's unnamed axis
     assert {"t", "y", "x"} <= set(read_geff(unnamed)[1])
+
+
+def test_lineage_written_beside_the_run_metadata_reads_back(tmp_path):
+    import zarr
+
+    path = tmp_path / "tracks.zarr"
+    array = zarr.open_array(str(path), mode="w", shape=(2, 4, 4), dtype=np.uint16)
+    array.attrs["napari_sam2"] = {"n_frames": 2}
+    assert read_lineage(path) is None and read_lineage(array) is None
+    lineage = Lineage()
+    lineage.add(1, 0, 1)
+    lineage.flag(1, 1, "short", 0.3, "track lasts 2 frames")
+    write_lineage(array, lineage)
+    assert array.attrs["napari_sam2"]["n_frames"] == 2  # the run's metadata is kept
+    assert read_lineage(path).to_dict() == lineage.to_dict()
+    lineage.tracks[1].reviewed = True
+    write_lineage(path, lineage)  # by path too: the review state replaces the old lineage
+    assert read_lineage(zarr.open_array(str(path), mode="r")).tracks[1].reviewed

@@ -29,7 +29,8 @@ def stacks(tmp_path):
     (["stack0.tif,nowhere.json,"], "manifest row 2 (stack0.tif): prompts file"),
     (["sub/stack9.tif,stack0.json,"], "manifest row 2 (stack9.tif): image"),
     (["stack0.tif,stack0.json,TZYX"], "axes 'TZYX' has 4 letters but the image has 3 dimensions"),
-    (["stack0.tif,stack0.json,TQX"], "axes 'TQX' must be distinct letters"),
+    (["stack0.tif,stack0.json,TQX"], "manifest row 2 (stack0.tif): axes 'TQX' has 'Q'"),
+    (["stack0.tif,stack0.json,TYYX"], "manifest row 2 (stack0.tif): axes 'TYYX' repeats Y"),
     ([",stack0.json,"], "manifest row 2: the image column is empty"),
 ])
 def test_a_bad_row_is_named_before_anything_is_written(stacks, rows, message):

@@ -351,12 +351,20 @@ def color_points(points_layer, labels_layer) -> None:
     if points_layer is None or len(points_layer.data) == 0:
         return
     positive = points_layer.features["positive"].to_numpy().astype(bool)
+    ids = points_layer.features["object_id"].to_numpy()
+    face = np.array([labels_layer.get_color(int(i)) for i in ids])
+    border = np.where(positive[:, None], POSITIVE_BORDER, NEGATIVE_BORDER)
+    symbol = np.where(positive, "disc", "x")
+    if (face.shape == points_layer.face_color.shape and np.allclose(face, points_layer.face_color)
+            and border.shape == points_layer.border_color.shape
+            and np.allclose(border, points_layer.border_color)
+            and [str(s) for s in symbol] == [str(getattr(s, "value", s)) for s in points_layer.symbol]):
+        return  # as shown (setting them would redraw the layer)
     events = points_layer.events
     with events.face_color.blocker(), events.border_color.blocker(), events.symbol.blocker():
-        ids = points_layer.features["object_id"].to_numpy()
-        points_layer.face_color = np.array([labels_layer.get_color(int(i)) for i in ids])
-        points_layer.border_color = np.where(positive[:, None], POSITIVE_BORDER, NEGATIVE_BORDER)
-        points_layer.symbol = np.where(positive, "disc", "x")
+        points_layer.face_color = face
+        points_layer.border_color = border
+        points_layer.symbol = symbol
 
 
 def label_masks(layer, labels_layer, image_layer, index) -> list[tuple[int, np.ndarray]]:

@@ -18,12 +18,10 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.lineage import FLAG_KINDS, Flag, Lineage
+from ..core.track_exports import LINEAGE_ATTRS, read_lineage, write_lineage
 
-__all__ = ["LINEAGE_ATTRS", "LINEAGE_METADATA", "Review", "ReviewRow", "read_track_result",
-           "write_lineage"]
+__all__ = ["LINEAGE_METADATA", "Review", "ReviewRow", "read_track_result"]
 
-#: where a track output zarr keeps ``Lineage.to_dict()`` in its attributes: attrs[a][b]
-LINEAGE_ATTRS = ("napari_sam2", "lineage")
 #: the key of a Labels layer's ``metadata`` holding its Lineage (or its dict)
 LINEAGE_METADATA = "napari_sam2_lineage"
 #: the key of a Labels layer's ``metadata`` holding the zarr store it was read from
@@ -69,24 +67,13 @@ def _attrs_owner(array, group):
 def read_track_result(path) -> tuple[object, Lineage]:
     """The label array (zarr, lazy) and the lineage of a track output store."""
     array, group = _label_store(path)
-    outer, inner = LINEAGE_ATTRS
-    data = dict(_attrs_owner(array, group).attrs).get(outer, {}).get(inner)
-    if data is None:
-        raise InputError(f"{path} has no lineage in its attributes ({outer}/{inner}): "
+    lineage = read_lineage(_attrs_owner(array, group))
+    if lineage is None:
+        raise InputError(f"{path} has no lineage in its attributes ({'/'.join(LINEAGE_ATTRS)}): "
                          "open the output of 'napari-sam2 track'")
     if array.ndim < 3:
         raise InputError(f"{path} holds a {array.ndim}D array: a label stack has time on axis 0")
-    return array, Lineage.from_dict(data)
-
-
-def write_lineage(path, lineage: Lineage) -> None:
-    """Write ``lineage`` (with its review state) into the attributes of the track output at ``path``."""
-    array, group = _label_store(path)
-    owner = _attrs_owner(array, group)
-    outer, inner = LINEAGE_ATTRS
-    block = dict(owner.attrs.get(outer) or {})
-    block[inner] = lineage.to_dict()
-    owner.attrs[outer] = block
+    return array, lineage
 
 
 class Review:
@@ -219,7 +206,7 @@ class Review:
         path = path or self.layer.metadata.get(SOURCE_METADATA)
         if path is None:
             raise InputError("these labels were not read from a track result: nowhere to save the review")
-        write_lineage(path, self.lineage)
+        write_lineage(_attrs_owner(*_label_store(path)), self.lineage)
         return Path(path)
 
     # ------------------------------------------------------------ helpers

@@ -30,9 +30,14 @@ def seeds_from_layer(layer, sink, frame: int, frame_shape: tuple[int, int], n_fr
 
 
 def summary(lineage: Lineage) -> str:
-    """``N tracks, M divisions, K flags to review``."""
+    """``N tracks, M divisions, K flags to review`` (``1 track``, ``1 division``, ``1 flag``)."""
     divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
-    return f"{len(lineage.tracks)} tracks, {divisions} divisions, {len(lineage.flags)} flags to review"
+    return (f"{_count(len(lineage.tracks), 'track')}, {_count(divisions, 'division')}, "
+            f"{_count(len(lineage.flags), 'flag')} to review")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def show_lineage(viewer, labels_layer, lineage: Lineage, name: str = "tracks"):

@@ -34,18 +34,18 @@ from ..core.outputs import OutputLock
 from ..core.prompts import PromptWarning
 from .model_loading import load_in_one_step as _load_in_one_step
 from .object_actions import ObjectActions, notify
-from .repaints import pause_busy_animations, resume_busy_animations
 from .session_actions import SessionActions
 from .track_all_actions import TrackAllActions
 from .volume_actions import VolumeActions, volume_axes
+from .worker_runs import WorkerRuns
 
 __all__ = ["Sam2Controller"]
 
-#: seconds between two refreshes of the object table during a propagation
-TABLE_EVERY = 0.5
+#: seconds between two refreshes of the object table, and of the progress bar, during a propagation
+TABLE_EVERY, PROGRESS_EVERY = 0.5, 0.25
 
 
-class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActions):
+class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions, VolumeActions):
     """Links an image layer, prompt layers, a Labels layer and a SAM2 session.
 
     Parameters
@@ -78,7 +78,7 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
         self._colormap = None  # the labels layer's own colormap, while some objects are hidden
         self.settings: dict = {}  # what start() was given (saved with a session)
         self._runs: list[PropagationRun] = []  # propagations whose undo is watched
-        self._table_time = 0.0
+        self._table_time = self._progress_time = 0.0
         self._output_lock = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.dims.events.current_step.connect(self._on_step)
@@ -86,6 +86,7 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
     def close(self) -> None:
         """Stop work and disconnect from the viewer (the widget is going away)."""
         self.cancel()
+        self._end_worker_timers()
         self._release_output()
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.dims.events.current_step.disconnect(self._on_step)
@@ -243,7 +244,7 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
         worker = create_worker(self._apply_prompts, changes, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._show_result)
         worker.warned.connect(self._show_warning)
-        self._run(worker, "segmenting")
+        self._run(worker, "segmenting", quiet=True, hold=True)
         return worker
 
     def _apply_prompts(self, changes):
@@ -261,14 +262,15 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
             notify(str(result))
             return
         self.sink.apply(result.frame, result.labels, refresh=self._on_screen(result.frame))
-        if self._history is None:
-            self.objects_changed.emit()
-        else:  # a propagation: progress per frame, the object table at most every TABLE_EVERY s
+        if self._history is not None:  # a propagation: progress per frame, the table every TABLE_EVERY s
             self._runs[-1].add(result)
             self._done += 1
-            self.progress.emit(self._done, self._total)
-            if time.monotonic() - self._table_time >= TABLE_EVERY:
-                self._table_time = time.monotonic()
+            now = time.monotonic()  # each widget change recomposes the window: a few a second
+            if now - self._progress_time >= PROGRESS_EVERY or self._done == self._total:
+                self._progress_time = now
+                self.progress.emit(self._done, self._total)
+            if now - self._table_time >= TABLE_EVERY:
+                self._table_time = now
                 self.objects_changed.emit()
 
     def _show_warning(self, warning_args) -> None:
@@ -322,7 +324,7 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
         if self.session is None or self.worker is not None:
             return None
         worker = create_worker(self.session.prefetch, frame, _start_thread=False, _ignore_errors=True)
-        self._run(worker, f"encoding frame {frame}")
+        self._run(worker, f"encoding frame {frame}", quiet=True)
         return worker
 
     def current_frame(self) -> int | None:
@@ -347,23 +349,8 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
             self.prefetch(frame)
 
     # ------------------------------------------------------------ workers
-    def _run(self, worker, what: str) -> None:
-        self.worker = worker
-        worker.errored.connect(lambda err: self._failed(f"{what} failed: {err}"))
-        # after napari's own handlers, which start the status bar's "in progress" GIF
-        worker.started.connect(self._pause_animations)
-        worker.finished.connect(self._on_finished)
-        self.status.emit(what + "…")
-        self.busy_changed.emit(True)
-        worker.start()
-
-    def _pause_animations(self) -> None:
-        self._paused += pause_busy_animations()
-
     def _on_finished(self) -> None:
         self.worker = None
-        resume_busy_animations(self._paused)
-        self._paused = []
         if self._history is not None:
             items = []
             self.labels_layer.events.paint.connect(items.append)
@@ -376,6 +363,7 @@ class Sam2Controller(ObjectActions, SessionActions, TrackAllActions, VolumeActio
         self.objects_changed.emit()
         if self.session is not None:
             self.status.emit("ready")
+        self._resume_animations()  # and the window repaints, once, all of the above
         self._restore_pending()  # after Load session: the model is loaded now
         if self._dirty:
             self._dirty = False

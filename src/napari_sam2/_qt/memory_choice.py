@@ -17,8 +17,11 @@ MEMORY_HELP = {
              "cell it had on the frame before instead of spreading onto a neighbour",
     "cells-claims": "as cells, and a pixel two cells claim goes to the cell that held it before; "
                     "a frame where a mask jumped or suddenly grew is not remembered",
-    "motion": "follows each cell's movement (a motion model) and remembers only frames whose mask "
-              "is where the cell was expected to move",
+    "motion": "follows each cell's movement (a motion model): of the model's candidate masks, "
+              "prefer the one where the cell was expected to move, and remember only frames whose "
+              "mask is confident and where the cell was expected",
+    "motion-cells": "as motion, and the mask stays on the cell it had on the frame before; a pixel "
+                    "two cells claim is remembered only for the more certain one",
     "dam": "as sam2, and also remembers a few frames where a neighbour almost took the cell while "
            "it was tracked well, so the model keeps seeing how the two differ",
 }

@@ -17,23 +17,36 @@ STRIP_WIDTH = 64
 
 def fill_table(table, rows: list[dict], presence_strip) -> None:
     """Show ``rows`` (:func:`.._napari.objects.object_rows`) in ``table`` (id, name, frames, presence,
-    strip); ``presence_strip(obj_id)`` gives an object's presence per frame."""
+    strip); ``presence_strip(obj_id)`` gives an object's presence per frame.
+
+    Rows that show the same as before are left alone: every changed cell makes Qt
+    repaint, which with software OpenGL recomposes the whole window.
+    """
+    shown = getattr(table, "_shown_rows", [])
     table.blockSignals(True)
-    table.setRowCount(len(rows))
+    if table.rowCount() != len(rows):
+        table.setRowCount(len(rows))
+    now = []
     for n, row in enumerate(rows):
+        strip = presence_strip(row["id"])
+        presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
+        span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
+        rgb = tuple(float(v) for v in row["color"][:3])
+        key = (row["id"], row["name"], span, presence, rgb, row["visible"], strip.tobytes())
+        now.append(key)
+        if n < len(shown) and shown[n] == key and table.item(n, 0) is not None:
+            continue
         id_item = QTableWidgetItem(str(row["id"]))
         id_item.setFlags(id_item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         id_item.setCheckState(Qt.CheckState.Checked if row["visible"] else Qt.CheckState.Unchecked)
-        rgb = [float(v) for v in row["color"][:3]]
         id_item.setBackground(QColor.fromRgbF(*rgb))
         light = 0.3 * rgb[0] + 0.6 * rgb[1] + 0.1 * rgb[2] > 0.5
         id_item.setForeground(QColor("black" if light else "white"))
-        presence = "" if math.isnan(row["presence"]) else f"{row['presence']:.2f}"
-        span = f"{row['frames']}" + (f" ({row['first']}–{row['last']})" if row["frames"] else "")
         for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
                                     QTableWidgetItem(presence))):
             table.setItem(n, col, item)
-        table.setCellWidget(n, 4, _strip_label(presence_strip(row["id"]), row["color"]))
+        table.setCellWidget(n, 4, _strip_label(strip, row["color"]))
+    table._shown_rows = now
     table.blockSignals(False)
 
 

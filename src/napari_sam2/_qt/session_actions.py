@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._napari.layer_axes import apply_letters, named_letters, widget_axes
 from .._napari.layers import color_points, prompts_from_layers
 from ..core.errors import InputError
 from .object_actions import notify
@@ -56,8 +57,9 @@ class SessionActions:
             notify("start a session first, and wait for running work to finish", error=False)
             return None
         view = {"image": self.image_layer.name, "hidden": sorted(self.hidden)}
+        settings = dict(self.settings, axes=named_letters(self.image_layer))  # the Axes row's letters
         try:
-            path = save_session(self.session, path, self.settings, view, overwrite=True)
+            path = save_session(self.session, path, settings, view, overwrite=True)
         except (InputError, OSError) as err:
             notify(err if isinstance(err, InputError) else f"could not save the session: {err}")
             return None
@@ -97,6 +99,12 @@ class SessionActions:
         settings = {k: v for k, v in saved.settings.items() if k in (
             "model", "device", "axis", "channel_axis", "channels", "preset", "precision", "feature_cache",
             "memory")}
+        try:  # the saved axis letters, as the Axes row would write them
+            if saved.settings.get("axes"):
+                apply_letters(image_layer, widget_axes(image_layer, saved.settings["axes"]).letters)
+        except InputError as err:
+            notify(err)
+            return None
         self._pending_restore = saved
         worker = self.start(image_layer, tracker=tracker, **settings)
         if self.labels_layer is None or self.image_layer is not image_layer:

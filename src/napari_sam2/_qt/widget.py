@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 
 from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
 from ..core.records import DIRECTIONS
+from .axes_row import AxesRow, fill_axis_combo
 from .controller import Sam2Controller
 from .memory_choice import memory_combo
 from .object_actions import SHORTCUTS
@@ -88,6 +89,8 @@ class Sam2Widget(QWidget):
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("create the prompt and label layers and load the model")
         form.addRow("Image", self.image_combo)
+        self.axes_row = AxesRow()  # the image's axis letters: how it is read
+        form.addRow("Axes", self.axes_row)
         form.addRow("Model", model_row)
         self.advanced_button = QToolButton()
         self.advanced_button.setText("Advanced")
@@ -190,6 +193,9 @@ class Sam2Widget(QWidget):
         layers.inserted.connect(self._refresh_images)
         layers.removed.connect(self._refresh_images)
         self.image_combo.currentIndexChanged.connect(self._refresh_axes)
+        self.axes_row.applied.connect(self._refresh_axes)  # typed letters: the stack axes they give
+        self.axis_combo.currentIndexChanged.connect(
+            lambda: self.axes_row.show_axis(self.axis_combo.currentData()))
         self.advanced_button.toggled.connect(self._show_advanced)
         self.save_button.clicked.connect(lambda: self.save_session())
         self.load_button.clicked.connect(lambda: self.load_session())
@@ -248,26 +254,8 @@ class Sam2Widget(QWidget):
         return None
 
     def _refresh_axes(self, index=None) -> None:
-        from .._napari.layers import guess_axes, layer_axis_names
-
-        self.axis_combo.clear()
-        layer = self.selected_image()
-        if layer is None:
-            return
-        labels = layer_axis_names(layer)
-        try:
-            guessed = guess_axes(layer)
-        except Exception:  # ambiguous: start() explains
-            guessed = None
-        if guessed is not None and guessed.axis is None:
-            self.axis_combo.addItem("none: a single image", None)
-            return
-        spatial = guessed.spatial if guessed is not None else range(layer.ndim - 2, layer.ndim)
-        for i in range(layer.ndim):
-            if i not in spatial:  # a (y, t, x) layer offers t
-                self.axis_combo.addItem(f"{i}: {labels[i]}", i)
-        if guessed is not None:
-            self.axis_combo.setCurrentIndex(max(self.axis_combo.findData(guessed.axis), 0))
+        self.axes_row.set_layer(self.selected_image())
+        fill_axis_combo(self.axis_combo, self.selected_image())
 
     def selected_image(self):
         """The image layer chosen in the combo box (or None)."""
@@ -281,6 +269,8 @@ class Sam2Widget(QWidget):
 
     def start(self):
         """Start a session on the chosen image with the chosen model (returns the load worker)."""
+        if not self.axes_row.apply():  # wrong letters: the row says why; nothing runs
+            return None
         channels = self.channels_edit.text().strip()
         try:
             channels = tuple(int(c) for c in channels.split(",")) if channels else None
@@ -359,6 +349,7 @@ class Sam2Widget(QWidget):
         """Put the settings a session runs with into the widget's fields."""
         if self.controller.image_layer is not None:
             self.image_combo.setCurrentText(self.controller.image_layer.name)
+            self.axes_row.set_layer(self.controller.image_layer, refill=True)  # the saved letters
         for combo, key in ((self.model_combo, "model"), (self.device_combo, "device"),
                            (self.preset_combo, "preset"), (self.precision_combo, "precision"),
                            (self.memory_combo, "memory")):

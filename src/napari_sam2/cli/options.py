@@ -103,7 +103,9 @@ def add_memory_option(parser: argparse.ArgumentParser) -> None:
                         help=f"memory policy while tracking: sam2 (SAM2's own), exclusive (no pixel "
                         "in two objects' memories), cells (candidate masks that keep to their own "
                         "cell), cells-claims (cells + claims settled by history, jumps kept out "
-                        "of memory), motion (SAMURAI-like Kalman box scoring), dam (DAM4SAM-like: "
+                        "of memory), motion (SAMURAI-like: a Kalman filter on each box scores the "
+                        "candidates, masks off the predicted box kept out of memory), motion-cells "
+                        "(motion + cells + exclusive), dam (DAM4SAM-like: "
                         f"frames with a distractor kept in memory longer); default {DEFAULT_MEMORY}")
 
 

@@ -58,6 +58,10 @@ def add_parser(sub) -> None:
     add_axes_options(cmd)
     add_model_options(cmd)
     add_memory_option(cmd)
+    cmd.add_argument("--window", metavar="on|off|MARGIN,MIN",
+                     help="track each cell on a window of the model's feature map around it (faster "
+                          "with many small cells): on, off, or its margin and minimum side in cells of "
+                          "16 px (on = 4,12); default off (docs/track.md, Cost)")
     cmd.add_argument("--overwrite", action="store_true",
                      help="replace an existing OUT (and --ctc/--geff), once the new labels are complete")
     cmd.add_argument("--resume", action="store_true",
@@ -71,6 +75,7 @@ def run(args) -> int:
     from ..core.io import image_scale
     from ..workflows.track import track_file
 
+    window = None if args.window is None else parse_window(args.window)  # checked before reading
     data, axes, channels = open_stack_args(args)
     if axes.volumes:
         raise InputError("track follows cells in 2D over time; for volumes over time choose a "
@@ -81,6 +86,23 @@ def run(args) -> int:
                          memory=args.memory, overwrite=args.overwrite, resume=args.resume,
                          ctc=args.ctc, geff=args.geff, axes=axes.letters,
                          scale=image_scale(args.image, len(axes.stored_shape or axes.shape)),
-                         seed_frame=args.seed_frame)
+                         seed_frame=args.seed_frame, window=window)
     print(summary)
     return 0
+
+
+def parse_window(text: str):
+    """``--window`` of the CLI: ``on``, ``off`` or ``MARGIN,MIN_SIZE`` (cells of 16 px) -> ``window=``."""
+    from ..core.errors import InputError
+    from ..core.window_geometry import WindowParams
+
+    if text in ("on", "off"):
+        return text == "on"
+    try:
+        margin, min_size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--window {text}: give on, off or MARGIN,MIN_SIZE (cells of 16 px), "
+                         "e.g. --window 4,12") from None
+    if margin < 0 or min_size < 1:
+        raise InputError(f"--window {text}: the margin must be >= 0 and the minimum size >= 1")
+    return WindowParams(margin=margin, min_size=min_size)

@@ -20,8 +20,35 @@ __all__ = [
     "TESTED_TRANSFORMERS", "new_inference_session", "new_training_session", "has_object", "object_ids",
     "object_index", "object_outputs", "run_frame", "encode_memories", "encode_memory",
     "prepare_vision_features", "store_output", "encodes_memory_per_object", "rotate_pairwise",
-    "choosing_candidates", "drop_output", "recording_ious", "decode_points",
+    "choosing_candidates", "drop_output", "recording_ious", "decode_points", "vision_features",
+    "memory_frame_outputs", "object_pointer_tokens", "tracking_multimask", "NO_OBJECT_LOGIT",
 ]
+
+#: transformers' mask logit where the object is absent (``NO_OBJ_SCORE``)
+NO_OBJECT_LOGIT = -1024.0
+
+
+def vision_features(model, session, frame: int):
+    """The frame's image-encoder outputs ``(features, positional encodings)``: lists of ``(H*W, 1, C)``."""
+    return model._prepare_vision_features(session, frame, batch_size=1)
+
+
+def memory_frame_outputs(model, session, idx: int, frame: int, reverse: bool) -> list:
+    """``(temporal offset, stored output or None)`` of the memory frames SAM2 reads for ``frame``."""
+    return model._gather_memory_frame_outputs(session, idx, frame, reverse)
+
+
+def object_pointer_tokens(model, session, idx: int, frame: int, reverse: bool):
+    """The object pointers SAM2 reads for ``frame``: ``(tokens, positional encodings)``, or Nones."""
+    device = model.no_memory_embedding.device
+    offsets, tokens, most = model._get_object_pointers(session, idx, frame, session.num_frames, device,
+                                                       reverse)
+    return model._process_object_pointers(offsets, tokens, most, 1, model.hidden_dim, device)
+
+
+def tracking_multimask(model) -> bool:
+    """Whether the decoder gives several candidates on a tracked frame (no prompt)."""
+    return model._use_multimask(False, None)
 
 #: the transformers release these calls were checked against (tests pass with it)
 TESTED_TRANSFORMERS = "5.24.0"

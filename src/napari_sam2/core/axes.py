@@ -147,6 +147,8 @@ class Axes:
 def check_letters(text: str, shape, what: str = "axes") -> str:
     """The user's axis letters, upper-case, checked against the array's shape.
 
+    ``shape`` None (the image not opened yet) checks the letters alone, not their count.
+
     Raises
     ------
     InputError
@@ -154,9 +156,11 @@ def check_letters(text: str, shape, what: str = "axes") -> str:
         no Y or no X, or both C and S.
     """
     letters = str(text).strip().upper()
-    ndim = len(shape)
-    example = guess_letters(tuple(shape))
-    hint = f"one letter per dimension of {tuple(int(s) for s in shape)}, e.g. {example}"
+    if shape is None:
+        hint = "one letter per dimension of the image, e.g. TYX"
+    else:
+        hint = (f"one letter per dimension of {tuple(int(s) for s in shape)}, "
+                f"e.g. {guess_letters(tuple(shape))}")
     bad = sorted(set(letters) - set(LETTERS))
     if bad:
         raise InputError(f"{what} {text!r} has {', '.join(map(repr, bad))}: use only the letters "
@@ -164,8 +168,8 @@ def check_letters(text: str, shape, what: str = "axes") -> str:
     repeated = sorted({a for a in letters if letters.count(a) > 1})
     if repeated:
         raise InputError(f"{what} {text!r} repeats {', '.join(repeated)}: give {hint}")
-    if len(letters) != ndim:
-        raise InputError(f"{what} {text!r} has {len(letters)} letters but the image has {ndim} "
+    if shape is not None and len(letters) != len(shape):
+        raise InputError(f"{what} {text!r} has {len(letters)} letters but the image has {len(shape)} "
                          f"dimensions: give {hint}")
     if "Y" not in letters or "X" not in letters:
         raise InputError(f"{what} {text!r} has no {'Y' if 'Y' not in letters else 'X'}: every "

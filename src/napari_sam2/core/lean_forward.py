@@ -74,11 +74,15 @@ def lean_rope_attention_forward(self, query, key, value, position_embeddings,
     q = _rotate(q, cos, sin)
     rotated = torch.empty_like(k)
     n_rotated, block = k.shape[-2] - num_k_exclude_rope, q.shape[-2]
-    for start in range(0, n_rotated, block):
-        stop = min(start + block, n_rotated)
-        rotated[..., start:stop, :] = _rotate(
-            k[..., start:stop, :], cos[..., : stop - start, :], sin[..., : stop - start, :]
-        )
+    key_rope = getattr(self, "key_position_embeddings", None)  # set by core/windowed_tracking.py
+    if key_rope is not None:  # keys with their own positions (a window's memories), not the queries'
+        rotated[..., :n_rotated, :] = _rotate(k[..., :n_rotated, :], *key_rope)
+    else:
+        for start in range(0, n_rotated, block):
+            stop = min(start + block, n_rotated)
+            rotated[..., start:stop, :] = _rotate(
+                k[..., start:stop, :], cos[..., : stop - start, :], sin[..., : stop - start, :]
+            )
     rotated[..., n_rotated:, :] = k[..., n_rotated:, :]
     dropout = self.dropout_p if self.training else 0.0
     out = F.scaled_dot_product_attention(q, rotated, v, dropout_p=dropout, scale=self.scaling)

@@ -112,6 +112,17 @@ class MemoryPolicy:
         """The record of the frame tracked just before ``frame`` in this direction."""
         return self.history.get(obj_id, {}).get(frame + 1 if reverse else frame - 1)
 
+    def others(self, obj_id: int, frame: int, reverse: bool) -> np.ndarray | None:
+        """Union of the other objects' masks on ``frame`` (where known) or on its predecessor."""
+        union = None
+        for other, frames in self.history.items():
+            if other == obj_id:
+                continue
+            record = frames.get(frame) or frames.get(frame + 1 if reverse else frame - 1)
+            if record is not None:
+                union = record.mask.copy() if union is None else union | record.mask
+        return union
+
     def remember(self, obj_id: int, frame: int, mask: np.ndarray, **extra) -> Record:
         """Store ``mask`` (bool, low resolution) as the object's record on ``frame``."""
         frames = self.history.setdefault(obj_id, {})
@@ -136,3 +147,30 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def _winners(objects: list[ObjectFrame], held: list) -> np.ndarray:
+    """Per pixel, the index of the object that owns it (-1: nobody).
+
+    Claims are positive logits of present objects. Prompted objects win
+    (the user said so); then an object whose ``held`` mask holds the pixel
+    when it is the only claimant that does; then the highest logit.
+    """
+    shape = objects[0].logits.shape
+    best = np.full(shape, -np.inf, np.float32)
+    winner = np.full(shape, -1, np.intp)
+    holders = sum(h.astype(np.int32) for h in held if h is not None)
+    for i, obj in enumerate(objects):
+        if obj.presence <= 0:
+            continue
+        score = obj.logits.astype(np.float32, copy=True)
+        claim = score > 0
+        score[~claim] = -np.inf
+        if held[i] is not None:
+            score[claim & held[i] & (holders == 1)] += 1e4
+        if obj.prompted:
+            score[claim] += 1e6
+        better = score > best
+        best[better] = score[better]
+        winner[better] = i
+    return winner

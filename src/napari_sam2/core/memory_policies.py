@@ -16,7 +16,8 @@ frame at once:
 3. :meth:`MemoryPolicy.forget` drops what it keeps about frames that a
    correction made stale;
 4. :meth:`MemoryPolicy.kept_frames` names tracked frames whose memory the
-   tracker keeps past SAM2's recent window (``dam``, :mod:`.distractor_memory`).
+   tracker keeps past SAM2's recent window (``dam``, :mod:`.distractor_memory`;
+   ``motion`` with ``reach``, :mod:`.motion_memory`).
 
 A policy keeps its own per-object history indexed by frame (never a
 "previous step"), so forward and backward passes, resumed propagation and
@@ -30,8 +31,8 @@ import numpy as np
 
 from .distractor_memory import DistractorMemory
 from .errors import InputError
-from .memory_base import SUPPRESSED, MemoryPolicy, ObjectFrame, _resize, iou
-from .motion import BoxKalman, box_iou, box_of
+from .memory_base import SUPPRESSED, MemoryPolicy, ObjectFrame, _resize, _winners, iou
+from .motion_memory import MotionMemory
 
 __all__ = ["MEMORY_POLICIES", "DEFAULT_MEMORY", "MemoryPolicy", "Sam2Memory", "ExclusiveMemory",
            "CellsMemory", "MotionMemory", "DistractorMemory", "ObjectFrame", "make_policy", "apply_policy",
@@ -84,22 +85,11 @@ class CellsMemory(MemoryPolicy):
         if claims:
             self.name = "cells-claims"
 
-    def _others(self, obj_id: int, frame: int, reverse: bool) -> np.ndarray | None:
-        """Union of the other objects' masks on ``frame`` (where known) or on its predecessor."""
-        union = None
-        for other, frames in self.history.items():
-            if other == obj_id:
-                continue
-            record = frames.get(frame) or frames.get(frame + 1 if reverse else frame - 1)
-            if record is not None:
-                union = record.mask.copy() if union is None else union | record.mask
-        return union
-
     def choose(self, obj_id, frame, reverse, logits, ious, presence):
         own = self.previous(obj_id, frame, reverse)
         if own is None or not own.mask.any() or len(logits) < 2:
             return None
-        others = self._others(obj_id, frame, reverse)
+        others = self.others(obj_id, frame, reverse)
         scores = []
         for k, candidate in enumerate(logits > 0):
             area = candidate.sum()
@@ -127,97 +117,6 @@ class CellsMemory(MemoryPolicy):
             jumped = any(iou(mask, h) > own for j, h in enumerate(held) if j != i and h is not None)
             if jumped or mask.sum() > self.growth * prev.sum():
                 obj.store = False
-
-
-def _winners(objects: list[ObjectFrame], held: list) -> np.ndarray:
-    """Per pixel, the index of the object that owns it (-1: nobody).
-
-    Claims are positive logits of present objects. Prompted objects win
-    (the user said so); then an object whose ``held`` mask holds the pixel
-    when it is the only claimant that does; then the highest logit.
-    """
-    shape = objects[0].logits.shape
-    best = np.full(shape, -np.inf, np.float32)
-    winner = np.full(shape, -1, np.intp)
-    holders = sum(h.astype(np.int32) for h in held if h is not None)
-    for i, obj in enumerate(objects):
-        if obj.presence <= 0:
-            continue
-        score = obj.logits.astype(np.float32, copy=True)
-        claim = score > 0
-        score[~claim] = -np.inf
-        if held[i] is not None:
-            score[claim & held[i] & (holders == 1)] += 1e4
-        if obj.prompted:
-            score[claim] += 1e6
-        better = score > best
-        best[better] = score[better]
-        winner[better] = i
-    return winner
-
-
-
-class MotionMemory(MemoryPolicy):
-    """SAMURAI-like: Kalman box motion scores the candidates; only good frames enter the memory.
-
-    Parameters
-    ----------
-    weight : float
-        Share of the motion score in a candidate's score.
-    min_iou : float
-        Predicted IoU a present object's mask needs to enter the memory.
-    stable : int
-        Observed frames before the motion score is used.
-    """
-
-    name = "motion"
-    chooses = settles = True
-
-    def __init__(self, weight: float = 0.25, min_iou: float = 0.5, stable: int = 3):
-        super().__init__()
-        self.weight, self.min_iou, self.stable = weight, min_iou, stable
-        self.kalman = BoxKalman()
-        self._chosen: dict[tuple[int, int], float] = {}
-
-    def _predicted(self, obj_id: int, frame: int, reverse: bool):
-        prev = self.previous(obj_id, frame, reverse)
-        if prev is None or "mean" not in prev.extra:
-            return None
-        return self.kalman.predict(prev.extra["mean"], prev.extra["cov"], -1 if reverse else 1), prev
-
-    def choose(self, obj_id, frame, reverse, logits, ious, presence):
-        chosen = int(np.argmax(ious))
-        predicted = self._predicted(obj_id, frame, reverse)
-        if predicted is not None and predicted[1].extra["seen"] >= self.stable and len(logits) > 1:
-            box = self.kalman.box(predicted[0][0])
-            scores = [self.weight * box_iou(box_of(c), box) + (1 - self.weight) * ious[k]
-                      for k, c in enumerate(logits > 0)]
-            chosen = int(np.argmax(scores))
-        self._chosen[(obj_id, frame)] = float(ious[chosen])
-        return chosen
-
-    def settle(self, frame, reverse, objects):
-        for obj in objects:
-            quality = self._chosen.pop((obj.obj_id, frame), None)
-            if not obj.prompted and obj.presence > 0 and quality is not None and quality < self.min_iou:
-                obj.store = False
-
-    def record(self, frame, reverse, objects, low_res):
-        super().record(frame, reverse, objects, low_res)
-        for obj in objects:
-            record = self.history[obj.obj_id][frame]
-            predicted = self._predicted(obj.obj_id, frame, reverse)
-            if predicted is None:
-                if record.box is not None:
-                    mean, cov = self.kalman.start(record.box)
-                    record.extra.update(mean=mean, cov=cov, seen=1)
-                continue
-            (mean, cov), prev = predicted
-            seen = prev.extra["seen"]
-            if record.box is not None:
-                mean, cov = self.kalman.update(mean, cov, record.box)
-                seen += 1
-            record.extra.update(mean=mean, cov=cov, seen=seen)
 
 
 def apply_policy(policy: MemoryPolicy, frame: int, reverse: bool, entries) -> list[bool]:
@@ -257,11 +156,11 @@ def apply_policy(policy: MemoryPolicy, frame: int, reverse: bool, entries) -> li
 def _policies() -> dict:
     return {"sam2": Sam2Memory, "exclusive": ExclusiveMemory, "cells": CellsMemory,
             "cells-claims": lambda: CellsMemory(claims=True), "motion": MotionMemory,
-            "dam": DistractorMemory}
+            "motion-cells": lambda: MotionMemory(cells=True, min_motion=0.0), "dam": DistractorMemory}
 
 
 #: the names ``memory=`` takes
-MEMORY_POLICIES = ("sam2", "exclusive", "cells", "cells-claims", "motion", "dam")
+MEMORY_POLICIES = ("sam2", "exclusive", "cells", "cells-claims", "motion", "motion-cells", "dam")
 #: the policy used when none is given (chosen by measurement: docs/benchmarks.md)
 DEFAULT_MEMORY = "sam2"
 

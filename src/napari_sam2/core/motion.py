@@ -1,6 +1,6 @@
 """Box motion for the ``motion`` memory policy: a constant-velocity Kalman filter on boxes.
 
-The ``motion`` policy (:class:`~.memory_policies.MotionMemory`) follows the
+The ``motion`` policy (:class:`~.motion_memory.MotionMemory`) follows the
 idea of SAMURAI (Yang et al. 2024, arXiv 2411.11922), written here from the
 paper's description: the filter predicts each object's box on the next
 frame, and candidate masks whose box agrees with the prediction are preferred.

@@ -82,7 +82,7 @@ class Session:
     def from_array(cls, data, axis: int | str | None = None, channel_axis: int | str | None = None,
                    channels=None, model: str | LoadedModel = AUTO, device: str = "auto",
                    sink: LabelSink | None = None, normalization=None, memory=None,
-                   axes=None) -> Session:
+                   axes=None, window=None) -> Session:
         """Build a session from an array and a model name, folder or loaded model.
 
         Parameters
@@ -108,6 +108,9 @@ class Session:
         memory : str, optional
             Memory policy (:data:`~.memory_policies.MEMORY_POLICIES`; ``"sam2"``:
             SAM2's own); default :data:`~.memory_policies.DEFAULT_MEMORY`.
+        window : WindowParams, optional
+            Track each object on a window of the feature map around it
+            (:mod:`.windowed_tracking`); default the whole map.
         """
         from .models import LoadedModel, load_model
         from .tracker import TransformersTracker
@@ -125,7 +128,7 @@ class Session:
             axis = 0
         source = FrameSource(data, axis, channel_axis, channels, normalization)
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
-        return cls(source, TransformersTracker(loaded, memory=memory), sink)
+        return cls(source, TransformersTracker(loaded, memory=memory, window=window), sink)
 
     @property
     def labels(self):

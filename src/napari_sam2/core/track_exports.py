@@ -23,9 +23,11 @@ from .track_nodes import check_stack, frame_objects, presence, track_nodes
 
 __all__ = ["frame_objects", "track_nodes", "presence", "ctc_lineage", "write_ctc_folder",
            "write_ctc_ground_truth", "read_ctc_folder", "ctc_digits", "write_geff", "read_geff",
-           "read_lineage"]
+           "read_lineage", "write_lineage", "LINEAGE_ATTRS"]
 
 UINT16_MAX = int(np.iinfo(np.uint16).max)
+#: where a track output's zarr attributes keep ``Lineage.to_dict()``: ``attrs[a][b]``
+LINEAGE_ATTRS = ("napari_sam2", "lineage")
 
 
 def _runs(frames: list[int]) -> list[tuple[int, int]]:
@@ -201,31 +203,56 @@ def read_ctc_folder(folder) -> tuple[np.ndarray, Lineage]:
                      "or man_track*.tif with man_track.txt")
 
 
-def read_lineage(path) -> Lineage | None:
+def read_lineage(store) -> Lineage | None:
     """The lineage stored with a track output (``napari-sam2 track``'s ``.zarr`` label store).
 
     Parameters
     ----------
-    path : str or Path
-        A zarr label array whose ``napari_sam2`` attributes hold ``lineage``
-        (:meth:`~.lineage.Lineage.to_dict`), or a CTC folder (its track file).
+    store : str, Path or zarr node
+        A zarr label array (or an open zarr array or group) whose ``napari_sam2``
+        attributes hold ``lineage`` (:meth:`~.lineage.Lineage.to_dict`), or a
+        CTC folder (its track file).
 
     Returns
     -------
     Lineage or None
-        None when ``path`` carries no lineage (any other label file).
+        None when ``store`` carries no lineage (any other label file).
     """
-    path = Path(path)
-    if path.is_dir() and (any(path.glob("mask*.tif")) or (path / "TRA").is_dir()):
-        return read_ctc_folder(path)[1]
-    if not (path.is_dir() and ((path / "zarr.json").exists() or (path / ".zattrs").exists())):
-        return None
-    import zarr
+    if isinstance(store, (str, Path)):
+        path = Path(store)
+        if path.is_dir() and (any(path.glob("mask*.tif")) or (path / "TRA").is_dir()):
+            return read_ctc_folder(path)[1]
+        if not (path.is_dir() and ((path / "zarr.json").exists() or (path / ".zattrs").exists())):
+            return None
+        import zarr
 
-    try:
-        attrs = dict(zarr.open(str(path), mode="r").attrs)
-    except Exception:  # noqa: BLE001 - not a zarr we can read: no lineage
-        return None
-    block = attrs.get("napari_sam2") or {}
-    data = block.get("lineage") if isinstance(block, dict) else None
+        try:
+            attrs = dict(zarr.open(str(path), mode="r").attrs)
+        except Exception:  # noqa: BLE001 - not a zarr we can read: no lineage
+            return None
+    else:
+        attrs = dict(store.attrs)
+    outer, inner = LINEAGE_ATTRS
+    block = attrs.get(outer) or {}
+    data = block.get(inner) if isinstance(block, dict) else None
     return Lineage.from_dict(data) if data else None
+
+
+def write_lineage(store, lineage: Lineage) -> None:
+    """Store ``lineage`` (with its review state) with a track output, where :func:`read_lineage` reads it.
+
+    Parameters
+    ----------
+    store : str, Path or zarr node
+        The ``.zarr`` label store, or an open zarr array or group (opened for
+        writing). The other ``napari_sam2`` attributes are kept.
+    lineage : Lineage
+    """
+    if isinstance(store, (str, Path)):
+        import zarr
+
+        store = zarr.open(str(store), mode="r+")
+    outer, inner = LINEAGE_ATTRS
+    block = dict(store.attrs.get(outer) or {})
+    block[inner] = lineage.to_dict()
+    store.attrs[outer] = block

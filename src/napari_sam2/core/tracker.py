@@ -28,6 +28,7 @@ from .lean_forward import make_lean
 from .memory_policies import MemoryPolicy, apply_policy, make_policy
 from .model_frames import TRIM_EVERY, ModelFrames, release_free_heap
 from .records import ObjectStep, TrackOutput
+from .windowed_tracking import WindowedStep, WindowParams
 
 if TYPE_CHECKING:
     from .frames import FrameSource
@@ -76,10 +77,14 @@ class TransformersTracker:
         Which candidate masks are kept and which frames enter the memory
         (:mod:`.memory_policies`): ``"sam2"`` is SAM2's own behaviour; default
         :data:`~.memory_policies.DEFAULT_MEMORY`.
+    window : WindowParams, optional
+        Track each object on a window of the feature map around it
+        (:mod:`.windowed_tracking`; SAM2 models, tracked frames); default: the whole map.
     """
 
     def __init__(self, loaded: LoadedModel, autocast_bf16: bool | None = None,
-                 feature_cache: FeatureCache | None = None, memory: str | MemoryPolicy | None = None):
+                 feature_cache: FeatureCache | None = None, memory: str | MemoryPolicy | None = None,
+                 window: WindowParams | None = None):
         self.loaded = loaded
         self.model = loaded.model
         make_lean(self.model)  # same results, lower peak memory, faster clicks (core/lean_forward.py)
@@ -93,6 +98,8 @@ class TransformersTracker:
         # SAM2 batches the memory encoder over objects; EdgeTAM encodes inside each object's step
         self._memory_per_object = hf.encodes_memory_per_object(self.model)
         self.memory = make_policy(memory)
+        windowed = window is not None and not self._memory_per_object
+        self.windowed = WindowedStep(self.model, window) if windowed else None
         self._session = None
         self._frames_run = 0
         # memories of prompted frames, encoded when a step first needs memory (see flush_memories)
@@ -147,7 +154,10 @@ class TransformersTracker:
                 encode.append((idx, out, step.prompt is not None))
             stored = apply_policy(self.memory, frame, reverse,
                                   [(s.obj_id, o, p) for s, (_, o, p) in zip(steps, encode, strict=True)])
-            kept = [e for e, k in zip(encode, stored, strict=True) if k]
+            kept = [e for e, k in zip(encode, stored, strict=True) if k and "window" not in e[1]]
+            for idx, out, _ in (e for e, k in zip(encode, stored, strict=True) if k and "window" in e[1]):
+                kept_output = hf.object_outputs(sess, idx)["non_cond_frame_outputs"][frame]
+                self.windowed.encode_memory(sess, frame, out, kept_output)
             if not self._memory_per_object and kept:
                 if all(step.prompt is not None for step in steps):
                     self._defer(frame, kept)  # the mask first; its memory when one is needed
@@ -250,9 +260,15 @@ class TransformersTracker:
         kept = [k for k in self.memory.kept_frames(step.obj_id)
                 if ((k - frame) if reverse else (frame - k)) >= self.mask_memory_frames] if use_memory else []
         with choosing, hf.extra_conditioning(outputs, kept):
-            out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
-                               mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
-                               memory_per_object=self._memory_per_object)
+            if self.windowed is not None and prompt is None and use_memory:
+                window = self.windowed.window_for(outputs, frame, reverse)
+                out = self.windowed.run(sess, idx, frame, reverse, window)
+            else:
+                if self.windowed is not None and point_inputs is not None and use_memory:
+                    raise RuntimeError("point prompts on a stack tracked on windows: track on the whole map")
+                out = hf.run_frame(model, sess, frame, idx, use_memory=use_memory, point_inputs=point_inputs,
+                                   mask_inputs=mask_inputs, reverse=reverse, prev_logits=prev_logits,
+                                   memory_per_object=self._memory_per_object)
         is_cond = prompt is not None
         other = "non_cond_frame_outputs" if is_cond else "cond_frame_outputs"
         if is_cond:

@@ -21,6 +21,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.axes import check_letters
 from ..core.errors import InputError
 
 __all__ = ["StackJob", "read_manifest", "plan_outputs", "output_state", "COLUMNS"]
@@ -163,11 +164,8 @@ def _job(row: int, values: dict, base: Path, out_dir: Path) -> StackJob:
     image = _resolve(values["image"], base)
     prompts = _resolve(values["prompts"], base) if values.get("prompts") else None
     axes = values.get("axes") or None
-    if axes is not None:
-        axes = axes.upper()
-        if not axes.isalpha() or len(set(axes)) != len(axes) or not set(axes) <= set("TZCYXS"):
-            raise InputError(f"{where} ({image.name}): axes {values['axes']!r} must be distinct "
-                             "letters among T, Z, C, Y, X (e.g. TYX)")
+    if axes is not None:  # the letters now; their count once the image is opened (check_stack)
+        axes = check_letters(axes, None, what=f"{where} ({image.name}): axes")
     channels = None
     if values.get("channels"):
         parts = values["channels"].replace(";", " ").replace(",", " ").split()

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from ..core.checkpoint import CHECKPOINT_EVERY
-from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
+from .output_guard import guarded_output
 
 __all__ = ["segment_file"]
 
@@ -85,15 +85,6 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
     from ..core.feature_cache import FeatureCache
     from ..core.frames import FrameSource, check_frame
     from ..core.memory_policies import make_policy
-    from ..core.outputs import (
-        OutputLock,
-        check_free_space,
-        check_output_path,
-        label_store_bytes,
-        recover_swap,
-        run_folder,
-        write_error,
-    )
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
     from ..core.session import check_direction, check_object_id
@@ -129,32 +120,17 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
             check_frame(frame, source.n_frames)
             check_prompt(prompt, source.frame_shape, f"object {obj.obj_id}, frame {frame}")
     out = Path(out)
-    if out.exists() and not (overwrite or resume) and (run_folder(out) / "journal.json").exists():
-        raise InputError(f"{out} holds an unfinished run; {{fix}} to continue it, or pass "
-                         "--overwrite to start over", fix=("resume", True))
-    out = check_output_path(out, (image_path, prompts_path, feature_cache), overwrite, exists_ok=resume)
     shape = (source.n_frames, *source.frame_shape)
-    if not (resume and out.exists()):
-        check_free_space(out, label_store_bytes(shape, out.suffix))
-    cache = FeatureCache(folder=feature_cache) if feature_cache else None
-    lock = OutputLock(out).acquire()
-    run, done = None, False
-    try:
-        recover_swap(out)
+    with guarded_output(out, protect=(image_path, prompts_path, feature_cache), overwrite=overwrite,
+                        resume=resume, shape=shape) as guard:
         from .labels_run import LabelsRun
 
-        run = LabelsRun(out, overwrite, resume)
+        cache = FeatureCache(folder=feature_cache) if feature_cache else None
+        guard.run = run = LabelsRun(out, overwrite, resume)
         job = _Job(source, objects, out, direction, image_path, resolved, scale, spatial)
         summary = job.run(run, cache, dict(model=model, device=device, preset=preset, compile=compile,
                                            precision=precision, memory=policy), checkpoint_every,
                           progress)
-        done = True
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"cancelled; {run.kept() if run else 'nothing was written'}") from None
-    except OSError as err:
-        raise write_error(err, out, run.kept() if run else "nothing was written") from None
-    finally:  # a finished run leaves no run folder; an unfinished one keeps it for --resume
-        lock.release(remove_folder=done)
     return summary
 
 

@@ -4,7 +4,7 @@ The output is a ``.zarr`` label store (ids consistent over time) whose
 ``napari_sam2`` attributes hold, beside the run's metadata, the lineage
 (:meth:`~napari_sam2.core.lineage.Lineage.to_dict`: tracks, parent links,
 review flags and each track's reviewed state). Safety is ``segment``'s
-(:mod:`.labels_run`): never over an input, one job per output, an existing
+(:mod:`.output_guard`, :mod:`.labels_run`): never over an input, one job per output, an existing
 output replaced only with ``overwrite`` and only once the new one is complete.
 Resume: a complete output is refused; an unfinished one (cancelled, killed)
 is **restarted** from its seeds with ``resume`` (track-all keeps no checkpoint).
@@ -17,13 +17,14 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
+from .output_guard import guarded_output
 
 __all__ = ["track_file", "check_export_paths"]
 
 def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=None, channels=None,
                model=AUTO, device="auto", preset=DEFAULT_PRESET, precision="auto", memory=None,
                overwrite=False, resume=False, progress=True, ctc=None, geff=None, axes=None, scale=None,
-               seed_frame=0, params=None) -> str:
+               seed_frame=0, params=None, window=None) -> str:
     """Track every cell of ``data`` into the label store ``out`` (with its lineage).
 
     Everything is checked before the model is loaded or a file is written.
@@ -63,6 +64,10 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
         The frame the seeds are on (tracking goes both ways from it).
     params : TrackParams, optional
         Thresholds of seeds, new objects, divisions and flags.
+    window : bool or WindowParams, optional
+        Track each cell on a window of the feature map around it
+        (:mod:`~napari_sam2.core.windowed_tracking`; True: default windows);
+        default :data:`~napari_sam2.core.window_geometry.DEFAULT_WINDOW`.
 
     Returns
     -------
@@ -71,11 +76,12 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
     """
     from ..core.frames import FrameSource, check_frame
     from ..core.memory_policies import make_policy
-    from ..core.outputs import OutputLock, check_free_space, check_output_path, label_store_bytes, run_folder
     from ..core.seeds import seeds_from_labels
     from ..core.track_all import TrackParams
+    from ..core.window_geometry import resolve_window
 
     policy = make_policy(memory)
+    window = resolve_window(window)
     source = FrameSource(data, axis, channel_axis, channels)
     seed_frame = check_frame(seed_frame, source.n_frames)
     seed_path = seeds if isinstance(seeds, (str, Path)) else None
@@ -90,36 +96,17 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
     if out.suffix.lower() != ".zarr":
         raise InputError(f"track writes a .zarr label store (its lineage is kept in the store's "
                          f"attributes), not {out.name}: name the output e.g. {out.stem}.zarr")
-    if out.exists() and not (overwrite or resume) and (run_folder(out) / "journal.json").exists():
-        raise InputError(f"{out} holds an unfinished run; {{fix}} to restart it, or pass "
-                         "--overwrite to start over", fix=("resume", True))
     protect = (image_path, seed_path)
-    out = check_output_path(out, (*protect, ctc, geff), overwrite, exists_ok=resume)
     ctc, geff = check_export_paths(ctc, geff, (*protect, out), overwrite)
-    shape = (source.n_frames, *source.frame_shape)
-    if not out.exists():
-        check_free_space(out, label_store_bytes(shape, out.suffix))
     job = _TrackJob(source, out, masks, seed_frame, params or TrackParams(), image_path, axes, scale)
-    lock = OutputLock(out).acquire()
-    run, done = None, False
-    try:
-        from ..core.outputs import recover_swap
+    with guarded_output(out, protect=(*protect, ctc, geff), overwrite=overwrite, resume=resume,
+                        shape=(source.n_frames, *source.frame_shape), verb="restart",
+                        remove_untouched=True) as guard:  # nothing written (no cells): no run folder
         from .labels_run import LabelsRun
 
-        recover_swap(out)
-        run = LabelsRun(out, overwrite, resume)
+        guard.run = run = LabelsRun(out, overwrite, resume)
         summary = job.run(run, dict(model=model, device=device, preset=preset, precision=precision,
-                                    memory=policy), progress)
-        done = True
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"cancelled; {_kept(run)}") from None
-    except OSError as err:
-        from ..core.outputs import write_error
-
-        raise write_error(err, out, _kept(run)) from None
-    finally:  # nothing written (e.g. no cells found): no run folder left behind
-        untouched = run is None or (run.target is None and not run.resuming)
-        lock.release(remove_folder=done or untouched)
+                                    memory=policy, window=window), progress)
     return summary + job.export(ctc, geff)
 
 
@@ -136,12 +123,6 @@ def _replace(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-def _kept(run) -> str:
-    if run is None or run.target is None:
-        return "nothing was written"
-    return run.kept().replace("continue the run", "restart the run")
 
 
 def _read_labels(seeds):
@@ -208,6 +189,8 @@ class _TrackJob:
                 [self.scale[d] for d in dims] if self.scale is not None else None)
 
     def run(self, run, model_args: dict, progress: bool) -> str:
+        from dataclasses import astuple
+
         import numpy as np
         from tqdm import tqdm
 
@@ -216,6 +199,7 @@ class _TrackJob:
         from ..core.seeds import grid_seeds
         from ..core.session import Session
         from ..core.track_all import TrackAll
+        from ..core.track_exports import write_lineage
         from ..core.tracker import TransformersTracker
 
         loaded = model_args["model"]
@@ -227,9 +211,10 @@ class _TrackJob:
                   "precision": loaded.precision, "device": loaded.device, "image_size": loaded.image_size,
                   "seeds": "labels" if self.masks is not None else "automatic",
                   "seed_frame": self.seed_frame, "axis": source.axis, "channel_axis": source.channel_axis,
-                  "stack_shape": [int(s) for s in source.data.shape], "memory": model_args["memory"].name}
+                  "stack_shape": [int(s) for s in source.data.shape], "memory": model_args["memory"].name,
+                  "window": None if model_args["window"] is None else list(astuple(model_args["window"]))}
         run.check_resume(params)
-        tracker = TransformersTracker(loaded, memory=model_args["memory"])
+        tracker = TransformersTracker(loaded, memory=model_args["memory"], window=model_args["window"])
         masks = self.masks
         if masks is None:
             from ..core.geometry import FrameGeometry
@@ -255,8 +240,8 @@ class _TrackJob:
                 bar.set_postfix(tracks=len(engine.lineage.tracks), refresh=False)
         self.lineage = lineage = engine.lineage
         metadata["objects"] = [{"id": int(i), "name": ""} for i in sorted(lineage.tracks)]
-        metadata["lineage"] = lineage.to_dict()
         sink.array.attrs["napari_sam2"] = metadata
+        write_lineage(sink.array, lineage)
         run.finish()
         divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
         present = int(np.count_nonzero(np.asarray(session.labels[self.seed_frame])))

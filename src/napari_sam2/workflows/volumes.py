@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
+from .output_guard import guarded_output
 
 __all__ = ["segment_volumes_file", "volume_axes"]
 
@@ -92,15 +93,7 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
     """
     from ..core.feature_cache import FeatureCache
     from ..core.memory_policies import make_policy
-    from ..core.outputs import (
-        OutputLock,
-        check_free_space,
-        check_output_path,
-        label_store_bytes,
-        recover_swap,
-        run_folder,
-        write_error,
-    )
+    from ..core.outputs import run_folder
     from ..core.prompt_files import read_prompts
     from ..core.prompts import check_prompt
     from ..core.records import check_direction, check_object_id
@@ -130,43 +123,22 @@ def segment_volumes_file(data, prompts_path, out, *, axes, channel_axis=None, ch
             check_prompt(prompt, session.plane_shape, where)
     out = Path(out)
     folder = run_folder(out)
-    if out.exists() and not (overwrite or resume) and (folder / "volumes.json").exists():
-        raise InputError(f"{out} holds an unfinished run; {{fix}} to continue it, or pass "
-                         "--overwrite to start over", fix=("resume", True))
-    out = check_output_path(out, (image_path, prompts_path, feature_cache), overwrite, exists_ok=resume)
     shape = (session.n_times, session.n_planes, *session.plane_shape)
-    if resume and out.exists() and not (folder / "volumes.json").exists() and not overwrite:
-        raise InputError(f"nothing to resume: {out} holds no unfinished run (it is complete); choose "
-                         "another name or {fix} to redo it", fix=("overwrite", True))
-    if not (resume and out.exists()):
-        check_free_space(out, label_store_bytes(shape, out.suffix))
-    cache = FeatureCache(folder=feature_cache) if feature_cache else FeatureCache()
-    lock = OutputLock(out).acquire()
-    target, done = None, False
-    try:
-        recover_swap(out)
+    with guarded_output(out, protect=(image_path, prompts_path, feature_cache), overwrite=overwrite,
+                        resume=resume, shape=shape, journal="volumes.json") as guard:
         from ..core.models import load_model
         from ..core.tracker import TransformersTracker
 
+        cache = FeatureCache(folder=feature_cache) if feature_cache else FeatureCache()
         loaded = load_model(model, device, preset=preset, compile=compile, precision=precision)
         models["make"] = lambda: TransformersTracker(loaded, feature_cache=cache, memory=policy)
         params = _params(loaded, objects, axes, session, channels, direction, policy.name, follow)
-        run = _VolumesRun(out, folder, params, resume, overwrite)
-        target = run.target
+        guard.run = run = _VolumesRun(out, folder, params, resume, overwrite)
         scale_out = None if scale is None else [scale[d] for d in (time_axis, z_axis, *spatial)]
         session.labels = run.open(shape, _metadata(session, image_path, scale_out, params, objects,
                                                    view.selection() if view is not None else None))
         summary = _run(session, objects, run, direction, workers, client, progress, checkpoint_every)
         run.finish()
-        done = True
-    except KeyboardInterrupt:
-        kept = (f"the finished volumes are kept in {target}; pass --resume to continue" if target
-                else "nothing was written")
-        raise KeyboardInterrupt(f"cancelled; {kept}") from None
-    except OSError as err:
-        raise write_error(err, out, "the finished volumes are kept; --resume continues") from None
-    finally:
-        lock.release(remove_folder=done)
     return (f"wrote {out}: {shape[0]} volumes of {shape[1]} x {shape[2]} x {shape[3]}, {len(objects)} "
             f"object(s), model {loaded.name} ({loaded.preset}, {loaded.image_size} px) on "
             f"{loaded.device}{summary}")
@@ -266,6 +238,10 @@ class _VolumesRun:
         self.resumed = len(self.done)
         self.name = old["target"] if old else ("OUT" if not out.exists() else "new" + out.suffix.lower())
         self.target = out if self.name == "OUT" else folder / self.name
+
+    def kept(self) -> str:
+        """What an interrupted run leaves, in one sentence."""
+        return f"the finished volumes are kept in {self.target}; pass --resume to continue"
 
     def open(self, shape, metadata):
         from ..core.outputs import remove_output
