@@ -174,14 +174,12 @@ class _Job:
 
         from ..core.checkpoint import restore_session
         from ..core.label_metadata import label_metadata
-        from ..core.models import LoadedModel, load_model
+        from ..core.models import load_model
         from ..core.session import Session
         from ..core.tracker import TransformersTracker
 
-        loaded = model_args["model"]
-        if not isinstance(loaded, LoadedModel):  # a batch worker passes the model it keeps loaded
-            loaded = load_model(loaded, model_args["device"], preset=model_args["preset"],
-                                compile=model_args["compile"], precision=model_args["precision"])
+        loaded = load_model(model_args["model"], model_args["device"], preset=model_args["preset"],
+                            compile=model_args["compile"], precision=model_args["precision"])
         params = self.params(loaded, model_args)
         run.check_resume(params)
         source = self.source

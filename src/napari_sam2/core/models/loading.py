@@ -234,7 +234,7 @@ def _can_run(name: str, offline: bool | None) -> bool:
     return not offline or cached_models().get(name, False)
 
 
-def load_model(name_or_folder: str | Path = AUTO, device: str = "auto",
+def load_model(name_or_folder: str | Path | LoadedModel = AUTO, device: str = "auto",
                offline: bool | None = None, preset: str = DEFAULT_PRESET,
                compile: bool = False, precision: str = "auto") -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
