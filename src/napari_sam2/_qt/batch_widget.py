@@ -105,8 +105,9 @@ class BatchWidget(QWidget):
         self.memory_combo = memory_combo()
         self.resume_check = QCheckBox("Resume (skip finished outputs, continue unfinished ones)")
         self.resume_check.setChecked(True)
-        self.overwrite_check = QCheckBox("Overwrite (recompute every stack, replacing its output "
-                                         "once the new one is complete)")
+        self.overwrite_check = QCheckBox("Overwrite (recompute every stack)")
+        self.overwrite_check.setToolTip("an existing output is replaced only once its new labels "
+                                        "are complete")
         self.resume_check.toggled.connect(lambda on: on and self.overwrite_check.setChecked(False))
         self.overwrite_check.toggled.connect(lambda on: on and self.resume_check.setChecked(False))
 
