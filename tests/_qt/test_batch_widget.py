@@ -120,3 +120,33 @@ def test_bad_input_is_refused_before_anything_runs(make_napari_viewer, qtbot, tm
     assert widget.worker is None and widget.table.rowCount() == 0
     widget.open_stacks_button.click()  # no layer from a file
     assert widget.worker is None and not (tmp_path / "out" / "open-stacks.csv").exists()
+
+
+def test_device_precision_and_overwrite_reach_the_batch(make_napari_viewer, qtbot, tmp_path):
+    import zarr
+
+    (tmp_path / "in").mkdir()
+    (name,) = write_stacks(tmp_path / "in", n=1, frames=3)
+    out = tmp_path / "out" / f"{name}.zarr"
+    viewer, widget = _widget(make_napari_viewer, qtbot, tmp_path / "in", tmp_path / "out")
+    widget.device_combo.setCurrentText("cpu")
+    widget.precision_combo.setCurrentText("fp32")
+    widget.run_button.click()
+    _wait_done(qtbot, widget)
+    assert _outcomes(widget) == {name: "finished"}
+    params = zarr.open_array(str(out), mode="r").attrs["napari_sam2"]["parameters"]
+    assert (params["device"], params["precision"]) == ("cpu", "fp32")
+    first, stamp = read_labels(out), (out / "zarr.json").stat().st_mtime
+
+    widget.overwrite_check.setChecked(True)
+    assert not widget.resume_check.isChecked()  # one or the other
+    widget.run_button.click()
+    _wait_done(qtbot, widget)
+    assert _outcomes(widget) == {name: "finished"}  # recomputed, not skipped
+    stamp, previous = (out / "zarr.json").stat().st_mtime, stamp
+    assert stamp > previous
+    assert (read_labels(out) == first).all()
+
+    widget.overwrite_check.setChecked(False)  # neither: an existing output is refused at once
+    widget.run_button.click()
+    assert widget.worker is None and (out / "zarr.json").stat().st_mtime == stamp

@@ -185,3 +185,8 @@ def test_precision_choice_and_bf16_tracking_on_cpu(tiny_model_dir, monkeypatch):
     assert len(labels["bf16"]) == 3
     agreement = [jaccard(a == 1, b == 1) for a, b in zip(labels["fp32"], labels["bf16"], strict=True)]
     assert min(agreement) > 0.8, agreement
+
+
+def test_a_loaded_model_is_returned_as_it_is(tiny_model):
+    """Workflows take a name or a model: a batch worker passes the model it keeps."""
+    assert load_model(tiny_model, device="cuda", precision="bf16") is tiny_model

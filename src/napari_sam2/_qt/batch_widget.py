@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET, PRESETS, REGISTRY
 from .memory_choice import memory_combo
+from .model_choices import device_combo, precision_combo
 
 TABLE_COLUMNS = ("stack", "outcome", "seconds", "message")
 STACK_KINDS = ("skipped", "finished", "failed", "cancelled")
@@ -99,9 +100,16 @@ class BatchWidget(QWidget):
             self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
                                            Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setCurrentText(DEFAULT_PRESET)
+        self.device_combo = device_combo()
+        self.precision_combo = precision_combo()
         self.memory_combo = memory_combo()
         self.resume_check = QCheckBox("Resume (skip finished outputs, continue unfinished ones)")
         self.resume_check.setChecked(True)
+        self.overwrite_check = QCheckBox("Overwrite (recompute every stack)")
+        self.overwrite_check.setToolTip("an existing output is replaced only once its new labels "
+                                        "are complete")
+        self.resume_check.toggled.connect(lambda on: on and self.overwrite_check.setChecked(False))
+        self.overwrite_check.toggled.connect(lambda on: on and self.resume_check.setChecked(False))
 
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("segment every stack of the folder, manifest or glob")
@@ -134,6 +142,8 @@ class BatchWidget(QWidget):
         form.addRow("Workers", self.workers_spin)
         form.addRow("Model", self.model_combo)
         form.addRow("Speed", self.preset_combo)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.precision_combo)
         form.addRow("Memory", self.memory_combo)
         buttons = QHBoxLayout()
         for button in (self.run_button, self.open_stacks_button, self.cancel_button):
@@ -141,6 +151,7 @@ class BatchWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.resume_check)
+        layout.addWidget(self.overwrite_check)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -170,8 +181,11 @@ class BatchWidget(QWidget):
     def settings(self) -> dict:
         """The keyword arguments of :func:`run_batch` chosen in the widget."""
         return dict(workers=self.workers_spin.value(), resume=self.resume_check.isChecked(),
+                    overwrite=self.overwrite_check.isChecked(),
                     model=self.model_combo.currentText().strip() or AUTO,
-                    preset=self.preset_combo.currentText(), memory=self.memory_combo.currentText())
+                    preset=self.preset_combo.currentText(), device=self.device_combo.currentText(),
+                    precision=self.precision_combo.currentText(),
+                    memory=self.memory_combo.currentText())
 
     def _out_dir(self) -> Path:
         text = self.out_edit.text().strip()
@@ -211,7 +225,7 @@ class BatchWidget(QWidget):
         if self.worker is not None:
             raise InputError("a batch is running: cancel it or wait for it to finish")
         settings = self.settings()
-        jobs = plan_batch(stacks, out_dir, settings["resume"], False)  # bad rows refused here
+        jobs = plan_batch(stacks, out_dir, settings["resume"], settings["overwrite"])  # bad rows refused
         self._reset(jobs)
         self.cancel_event = threading.Event()
         self.worker = create_worker(batch_events, jobs, out_dir, self.cancel_event, settings,

@@ -19,11 +19,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.models import AUTO, PRECISIONS, PRESETS, REGISTRY
+from ..core.models import AUTO, PRESETS, REGISTRY
 from ..core.records import DIRECTIONS
 from .axes_row import AxesRow, fill_axis_combo
 from .controller import Sam2Controller
 from .memory_choice import memory_combo
+from .model_choices import device_combo, precision_combo
 from .object_actions import SHORTCUTS
 from .object_table import STRIP_WIDTH, fill_table
 from .track_all_actions import TrackAllRow
@@ -65,18 +66,14 @@ class Sam2Widget(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(self.browse_button)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device_combo = device_combo()
         self.preset_combo = QComboBox()
         for preset in PRESETS.values():
             self.preset_combo.addItem(preset.name)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
                                           Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setCurrentText("accurate")
-        self.precision_combo = QComboBox()
-        self.precision_combo.addItems(PRECISIONS)
-        self.precision_combo.setToolTip("auto: bf16 where the hardware computes it (CUDA, recent "
-                                        "x86 CPUs), else fp32; fp32 / bf16 force one")
+        self.precision_combo = precision_combo()
         self.memory_combo = memory_combo()
         self.cache_edit = QLineEdit()
         self.cache_edit.setPlaceholderText("in memory only  (or a features.zarr folder on disk)")

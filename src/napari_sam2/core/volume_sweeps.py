@@ -10,7 +10,7 @@ them through dask.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -109,13 +109,60 @@ def run_sweeps(sweeper: Sweeper, jobs: Sequence[tuple[int, Sequence[SweepInput]]
     workers : int
         Threads of dask's local threaded scheduler (1: one after the other, in this thread).
     client : dask.distributed.Client, optional
-        Run on this client's workers instead.
+        Run on this client's workers instead (one ``_sweep`` task per job), from
+        the main process or from a task through ``distributed.worker_client``.
+        The series stays here (it may be a file, which does not travel): each
+        task gets its volume, read here, and the sweeper without its series,
+        sent to the cluster once per call.
     """
     import dask
 
-    tasks = [dask.delayed(sweeper.sweep, pure=False)(t, inputs) for t, inputs in jobs]
     if client is not None:
-        return list(client.gather(client.compute(tasks)))
+        return _on_client(sweeper, jobs, client)
+    tasks = [dask.delayed(sweeper.sweep, pure=False)(t, inputs) for t, inputs in jobs]
     if workers <= 1:
         return list(dask.compute(*tasks, scheduler="synchronous"))
     return list(dask.compute(*tasks, scheduler="threads", num_workers=int(workers)))
+
+
+def _on_client(sweeper: Sweeper, jobs: Sequence[tuple[int, Sequence[SweepInput]]],
+               client) -> list[np.ndarray]:
+    """:func:`run_sweeps` on a distributed client, a few volumes ahead of the cluster's threads."""
+    import uuid
+
+    import cloudpickle
+
+    run = uuid.uuid4().hex[:8]
+    sweeper.limits()  # sampled here, on the whole series, before the limits travel
+    # pickled here: what cannot travel raises in this thread, not in dask's comms (where it hangs)
+    blob = cloudpickle.dumps(replace(sweeper, data=None))
+    shared = client.submit(_shared, blob, key=f"sweeper-{run}", pure=False)
+    ahead = max(1, 2 * sum(client.nthreads().values()))
+    futures, results = [], []
+    try:
+        for t, inputs in jobs:
+            if len(futures) - len(results) >= ahead:  # volumes read here only as the cluster frees up
+                results.append(futures[len(results)].result())
+            futures.append(client.submit(_sweep, shared, _volume(sweeper, t), inputs,
+                                         key=f"_sweep-{t}-{run}", pure=False))
+        results.extend(client.gather(futures[len(results):]))
+    finally:
+        client.cancel([*futures, shared])
+    return results
+
+
+def _volume(sweeper: Sweeper, t: int) -> np.ndarray:
+    """Volume ``t`` of the series read into memory, its time axis kept (of length 1)."""
+    return np.expand_dims(np.asarray(VolumeAt(sweeper.data, sweeper.time_axis, t)[()]), sweeper.time_axis)
+
+
+def _shared(blob: bytes) -> Sweeper:
+    """The sweeper (without its series) as a task result, kept on a worker for the sweeps."""
+    import pickle
+
+    return pickle.loads(blob)
+
+
+def _sweep(sweeper: Sweeper, volume: np.ndarray, inputs: Sequence[SweepInput]) -> np.ndarray:
+    """One z-sweep on a dask worker: ``volume`` (from :func:`_volume`) with the shared ``sweeper``."""
+    return replace(sweeper, data=volume).sweep(0, inputs)

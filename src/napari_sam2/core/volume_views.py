@@ -84,8 +84,8 @@ class SeriesLimits:
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:  # sent to dask workers: computed once here, never sampled there
-        self()
-        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        self()  # the series (maybe an open file) stays here
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "data")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

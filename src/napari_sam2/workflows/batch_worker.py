@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # dask only registers plugins that subclass its own; this module is imported by a batch alone,
@@ -164,7 +165,24 @@ def segment_stack(job, settings: dict) -> dict:
     else:
         from .segment import segment_file
 
-        summary = segment_file(data, job.prompts, job.out, model=model, axes=axes,
-                               checkpoint_every=settings["checkpoint_every"], **common)
+        with _sweep_client(keeper is not None and axes.volumes) as client:
+            summary = segment_file(data, job.prompts, job.out, model=model, axes=axes,
+                                   checkpoint_every=settings["checkpoint_every"], client=client,
+                                   **common)
     return {"summary": summary, "seconds": time.perf_counter() - start, "worker": where}
 
+
+@contextmanager
+def _sweep_client(volumes: bool):
+    """The batch's own cluster for a volume stack's z-sweeps (None otherwise, or off a worker).
+
+    ``worker_client`` lets this task wait for the sweeps without holding the
+    worker's thread, so the sweeps of one large stack spread over every worker.
+    """
+    if not volumes:
+        yield None
+        return
+    from distributed import worker_client
+
+    with worker_client() as client:
+        yield client

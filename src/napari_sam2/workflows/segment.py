@@ -16,7 +16,8 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
                  model=AUTO, device="auto", direction="both", overwrite=False,
                  progress=True, preset=DEFAULT_PRESET, feature_cache=None, compile=False,
                  precision="auto", resume=False, image_path=None, axes=None, scale=None,
-                 checkpoint_every=CHECKPOINT_EVERY, memory=None, frames=None, planes=None) -> str:
+                 checkpoint_every=CHECKPOINT_EVERY, memory=None, frames=None, planes=None,
+                 client=None) -> str:
     """Segment ``data`` with the prompts in a file, writing labels to ``out``.
 
     Everything is checked before the model is loaded or a file is written.
@@ -73,6 +74,8 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
         Only these time points / planes (``3``, ``"10:20"``, stop excluded) of
         ``data``, read lazily; needs ``axes``. Prompt frames keep the numbers of
         ``data``, and ``out`` records the range it holds.
+    client : dask.distributed.Client, optional
+        Volumes over time only: run the z-sweeps on this client's workers.
 
     Returns
     -------
@@ -100,7 +103,8 @@ def segment_file(data, prompts_path, out, axis=None, channel_axis=None, channels
             channels=channels, model=model, device=device, direction=direction,
             overwrite=overwrite, progress=progress, preset=preset, feature_cache=feature_cache,
             compile=compile, precision=precision, resume=resume, image_path=image_path,
-            scale=scale, checkpoint_every=checkpoint_every, memory=memory)  # axes: an Axes, maybe a view
+            scale=scale, checkpoint_every=checkpoint_every, memory=memory,
+            client=client)  # axes: an Axes, maybe a view
     if resolved is not None:
         check_leftover(resolved)
         axis, channel_axis = resolved.axis, resolved.channel_axis
@@ -170,14 +174,12 @@ class _Job:
 
         from ..core.checkpoint import restore_session
         from ..core.label_metadata import label_metadata
-        from ..core.models import LoadedModel, load_model
+        from ..core.models import load_model
         from ..core.session import Session
         from ..core.tracker import TransformersTracker
 
-        loaded = model_args["model"]
-        if not isinstance(loaded, LoadedModel):  # a batch worker passes the model it keeps loaded
-            loaded = load_model(loaded, model_args["device"], preset=model_args["preset"],
-                                compile=model_args["compile"], precision=model_args["precision"])
+        loaded = load_model(model_args["model"], model_args["device"], preset=model_args["preset"],
+                            compile=model_args["compile"], precision=model_args["precision"])
         params = self.params(loaded, model_args)
         run.check_resume(params)
         source = self.source

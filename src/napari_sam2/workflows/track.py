@@ -195,16 +195,14 @@ class _TrackJob:
         from tqdm import tqdm
 
         from ..core.label_metadata import label_metadata
-        from ..core.models import LoadedModel, load_model
+        from ..core.models import load_model
         from ..core.seeds import grid_seeds
         from ..core.session import Session
         from ..core.track_all import TrackAll
         from ..core.tracker import TransformersTracker
 
-        loaded = model_args["model"]
-        if not isinstance(loaded, LoadedModel):  # a batch worker passes the model it keeps loaded
-            loaded = load_model(loaded, model_args["device"], preset=model_args["preset"],
-                                precision=model_args["precision"])
+        loaded = load_model(model_args["model"], model_args["device"], preset=model_args["preset"],
+                            precision=model_args["precision"])
         source = self.source
         params = {"model": loaded.name, "weights_sha256": loaded.fingerprint, "preset": loaded.preset,
                   "precision": loaded.precision, "device": loaded.device, "image_size": loaded.image_size,

@@ -234,16 +234,18 @@ def _can_run(name: str, offline: bool | None) -> bool:
     return not offline or cached_models().get(name, False)
 
 
-def load_model(name_or_folder: str | Path = AUTO, device: str = "auto",
+def load_model(name_or_folder: str | Path | LoadedModel = AUTO, device: str = "auto",
                offline: bool | None = None, preset: str = DEFAULT_PRESET,
                compile: bool = False, precision: str = "auto") -> LoadedModel:
     """Load a SAM2-family video model in evaluation mode.
 
     Parameters
     ----------
-    name_or_folder : str or Path
+    name_or_folder : str or Path or LoadedModel
         Registry name, a ``save_pretrained`` folder, ``random:...``, or
-        ``"auto"``: the preset's model (see :func:`choose_model`).
+        ``"auto"``: the preset's model (see :func:`choose_model`). A model
+        already loaded is returned as it is (the other arguments are ignored):
+        workflows take either, and a batch worker passes the model it keeps.
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
     offline : bool, optional
@@ -261,6 +263,8 @@ def load_model(name_or_folder: str | Path = AUTO, device: str = "auto",
     -------
     LoadedModel
     """
+    if isinstance(name_or_folder, LoadedModel):
+        return name_or_folder
     bf16 = _use_bf16(precision, pick_device(device))
     loaded = _load(choose_model(name_or_folder, preset, offline), device, offline, preset)
     loaded.bf16 = bf16
