@@ -7,6 +7,7 @@ from qtpy.QtCore import QTimer
 
 from batch_stacks import MODEL_ARGS, read_labels, write_stacks
 from napari_sam2._qt.batch_widget import BatchWidget
+from napari_sam2.core.label_store import read_label_metadata
 from napari_sam2.workflows.batch import REPORT_NAME
 from napari_sam2.workflows.manifest import output_state
 
@@ -123,8 +124,6 @@ def test_bad_input_is_refused_before_anything_runs(make_napari_viewer, qtbot, tm
 
 
 def test_device_precision_and_overwrite_reach_the_batch(make_napari_viewer, qtbot, tmp_path):
-    import zarr
-
     (tmp_path / "in").mkdir()
     (name,) = write_stacks(tmp_path / "in", n=1, frames=3)
     out = tmp_path / "out" / f"{name}.zarr"
@@ -134,7 +133,7 @@ def test_device_precision_and_overwrite_reach_the_batch(make_napari_viewer, qtbo
     widget.run_button.click()
     _wait_done(qtbot, widget)
     assert _outcomes(widget) == {name: "finished"}
-    params = zarr.open_array(str(out), mode="r").attrs["napari_sam2"]["parameters"]
+    params = read_label_metadata(out)["parameters"]
     assert (params["device"], params["precision"]) == ("cpu", "fp32")
     first, stamp = read_labels(out), (out / "zarr.json").stat().st_mtime
 
