@@ -72,3 +72,22 @@ class DiskTracker:
 
     def encode(self, frame):
         self.source.frame(frame)
+
+
+def cancel_propagation_after(monkeypatch, frames: int):
+    """Make ``Session.propagate`` raise KeyboardInterrupt (a Ctrl+C) after ``frames`` frames.
+
+    Returns the original method, to put back for a resumed run.
+    """
+    from napari_sam2.core.session import Session
+
+    original = Session.propagate
+
+    def cancelled(self, direction="both"):
+        for n, result in enumerate(original(self, direction)):
+            if n == frames:
+                raise KeyboardInterrupt
+            yield result
+
+    monkeypatch.setattr(Session, "propagate", cancelled)
+    return original

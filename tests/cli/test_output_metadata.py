@@ -6,6 +6,7 @@ import numpy as np
 import tifffile
 import zarr
 
+from doubles import cancel_propagation_after
 from napari_sam2.cli import main
 from napari_sam2.core.io import open_image
 from napari_sam2.core.label_store import open_labels, read_label_metadata
@@ -83,15 +84,7 @@ def test_an_old_single_array_output_is_replaced_by_a_group_through_the_swap_and_
     old = new_label_array(out, STACK.shape, axes="TYX", metadata=label_metadata(4, None, "TYX"),
                           ome_zarr=False)
     old[:] = 9  # an output of an earlier version: one zarr array
-    original = Session.propagate
-
-    def cancel_after_one(self, direction="both"):
-        for n, result in enumerate(original(self, direction)):
-            if n == 1:
-                raise KeyboardInterrupt
-            yield result
-
-    monkeypatch.setattr(Session, "propagate", cancel_after_one)
+    original = cancel_propagation_after(monkeypatch, 1)
     (tmp_path / "p.json").write_text(json.dumps(PROMPTS))
     args = ["segment", str(tmp_path / "in.tif"), "--prompts", str(tmp_path / "p.json"), "--out", str(out),
             "--model", "random:tiny", "--device", "cpu", "--overwrite", "--checkpoint-every", "1"]

@@ -11,6 +11,7 @@ import tifffile
 import zarr
 
 from conftest import without_read_as
+from doubles import cancel_propagation_after
 from napari_sam2.cli import main
 from napari_sam2.core.errors import InputError
 from napari_sam2.core.label_store import open_labels
@@ -130,15 +131,7 @@ def test_cancelled_overwrite_run_leaves_the_old_output_and_says_so(files, capsys
     tifffile.imwrite(out, np.full((5, 40, 48), 7, np.uint16))
     from napari_sam2.core.session import Session
 
-    original = Session.propagate
-
-    def cancel_after_one(self, direction="both"):
-        for n, result in enumerate(original(self, direction)):
-            if n == 1:
-                raise KeyboardInterrupt
-            yield result
-
-    monkeypatch.setattr(Session, "propagate", cancel_after_one)
+    original = cancel_propagation_after(monkeypatch, 1)
     assert segment(files, files / "in.tif", out, "--overwrite") == 130
     err = capsys.readouterr().err
     assert f"cancelled; {out} is unchanged" in err and "--resume --overwrite" in err
@@ -151,17 +144,7 @@ def test_cancelled_overwrite_run_leaves_the_old_output_and_says_so(files, capsys
 
 def test_cancelled_first_run_keeps_its_frames_in_place(files, capsys, monkeypatch):
     out = files / "labels.zarr"
-    from napari_sam2.core.session import Session
-
-    original = Session.propagate
-
-    def cancel_after_two(self, direction="both"):
-        for n, result in enumerate(original(self, direction)):
-            if n == 2:
-                raise KeyboardInterrupt
-            yield result
-
-    monkeypatch.setattr(Session, "propagate", cancel_after_two)
+    cancel_propagation_after(monkeypatch, 2)
     assert segment(files, files / "in.tif", out) == 130
     assert "the frames finished so far are kept in" in capsys.readouterr().err
     assert read(out).shape == STACK.shape
