@@ -11,7 +11,7 @@ import numpy as np
 
 from .motion import box_of
 
-__all__ = ["SUPPRESSED", "HISTORY", "ObjectFrame", "Record", "MemoryPolicy", "iou"]
+__all__ = ["SUPPRESSED", "HISTORY", "ObjectFrame", "Record", "MemoryPolicy", "iou", "drop_frames"]
 
 
 #: logit given to pixels a policy removes from a mask (SAM2's own value for non-overlap)
@@ -91,12 +91,7 @@ class MemoryPolicy:
 
     def forget(self, obj_id: int, frames=None) -> None:
         """Drop the history of ``obj_id`` on ``frames`` (all frames when None)."""
-        if frames is None:
-            self.history.pop(obj_id, None)
-            return
-        kept = self.history.get(obj_id, {})
-        for frame in frames:
-            kept.pop(frame, None)
+        drop_frames(self.history, obj_id, frames)
 
     def record(self, frame: int, reverse: bool, objects: list[ObjectFrame],
                low_res: tuple[int, int]) -> None:
@@ -132,6 +127,16 @@ class MemoryPolicy:
             del frames[old]
         return record
 
+
+
+def drop_frames(per_object: dict, obj_id: int, frames=None) -> None:
+    """Drop ``frames`` of ``obj_id`` from a ``{obj_id: {frame: ...}}`` store (the object when None)."""
+    if frames is None:
+        per_object.pop(obj_id, None)
+        return
+    kept = per_object.get(obj_id, {})
+    for frame in frames:
+        kept.pop(frame, None)
 
 
 def _resize(mask: np.ndarray, shape) -> np.ndarray:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory_base import MemoryPolicy, _winners, iou
+from .memory_base import MemoryPolicy, _winners, drop_frames, iou
 from .motion import BoxKalman, box_iou, box_of
 
 __all__ = ["MotionMemory"]
@@ -180,9 +180,4 @@ class MotionMemory(MemoryPolicy):
 
     def forget(self, obj_id: int, frames=None) -> None:
         super().forget(obj_id, frames)
-        if frames is None:
-            self._good.pop(obj_id, None)
-            return
-        verdicts = self._good.get(obj_id, {})
-        for frame in frames:
-            verdicts.pop(frame, None)
+        drop_frames(self._good, obj_id, frames)
