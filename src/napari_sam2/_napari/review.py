@@ -40,7 +40,7 @@ class ReviewRow:
 
 
 def _label_store(path):
-    """The label array of a track output and its group (either zarr layout: see core/label_store.py)."""
+    """The label array of a track output and the node holding its attributes (core/label_store.py)."""
     from ..core.label_store import label_group
 
     try:
@@ -49,16 +49,10 @@ def _label_store(path):
         raise InputError(f"{err}; open the output of 'napari-sam2 track'") from None
 
 
-def _attrs_owner(array, group):
-    """The node whose attributes hold the lineage (the array's first, else the group's)."""
-    outer, _ = LINEAGE_ATTRS
-    return array if outer in array.attrs or outer not in group.attrs else group
-
-
 def read_track_result(path) -> tuple[object, Lineage]:
     """The label array (zarr, lazy) and the lineage of a track output store."""
-    array, group = _label_store(path)
-    lineage = read_lineage(_attrs_owner(array, group))
+    array, owner = _label_store(path)
+    lineage = read_lineage(owner)
     if lineage is None:
         raise InputError(f"{path} has no lineage in its attributes ({'/'.join(LINEAGE_ATTRS)}): "
                          "open the output of 'napari-sam2 track'")
@@ -197,7 +191,7 @@ class Review:
         path = path or self.layer.metadata.get(SOURCE_METADATA)
         if path is None:
             raise InputError("these labels were not read from a track result: nowhere to save the review")
-        write_lineage(_attrs_owner(*_label_store(path)), self.lineage)
+        write_lineage(_label_store(path)[1], self.lineage)
         return Path(path)
 
     # ------------------------------------------------------------ helpers

@@ -39,7 +39,8 @@ def is_ome_label_group(path: str | Path) -> bool:
 def label_group(path: str | Path, mode: str = "r"):
     """``(array, owner)``: the label array of a zarr output and the node whose attributes describe it.
 
-    ``owner`` is the group of an OME-Zarr label image, the array itself for a flat output.
+    ``owner`` is the group of an OME-Zarr label image, the array itself for a flat output
+    (and for a group whose array alone carries the ``napari_sam2`` attributes).
 
     Raises
     ------
@@ -67,7 +68,10 @@ def label_group(path: str | Path, mode: str = "r"):
     if name not in arrays:
         raise InputError(f"{path} is a zarr group without one label array (it holds "
                          f"{', '.join(arrays) or 'none'}): open a napari-sam2 label output")
-    return arrays[name], node
+    array = arrays[name]
+    if BLOCK not in node.attrs and BLOCK in array.attrs:  # our attributes on the array inside a group
+        return array, array
+    return array, node
 
 
 def open_labels(path: str | Path, mode: str = "r"):
