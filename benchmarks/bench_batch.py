@@ -100,9 +100,9 @@ def single_process(manifest: Path, out: Path, model: str) -> dict:
     torch.set_num_threads(2)
     start = time.perf_counter()
     for job in plan_batch(manifest, out):
-        data, axes, axis, channel_axis, channels = open_stack(job)
-        segment_file(data, job.prompts, job.out, axis=axis, model=model, device="cpu",
-                     precision="fp32", progress=False, axes=axes, image_path=job.image)
+        data, axes, channels = open_stack(job)
+        segment_file(data, job.prompts, job.out, axes=axes, channels=channels, model=model,
+                     device="cpu", precision="fp32", progress=False, image_path=job.image)
     return {"wall": time.perf_counter() - start, "rss": [peak_rss_mb()]}
 
 
@@ -126,7 +126,9 @@ def main() -> None:
                 manifest, folder / f"out{workers}", workers, args.model)
         done = subprocess.run([sys.executable, __file__, "--model", args.model, "--single",
                                str(manifest), str(folder / "single")], capture_output=True,
-                              text=True, check=True)
+                              text=True)
+        if done.returncode:
+            sys.exit(f"the single-process run failed:\n{done.stderr[-3000:]}")
         results["1 process x 2 threads"] = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
