@@ -8,7 +8,7 @@ the chosen frame and propagated forward. The other tracks are never changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,7 +100,7 @@ def _check(source: FrameSource, labels, obj_id, frame, points, point_labels, las
 
 
 def retrack_object(image, labels, obj_id: int, frame: int, points, point_labels=None,
-                   model: str | LoadedModel | Tracker = "demo", *, axis: int = 0,
+                   model: str | LoadedModel | Tracker | Callable = "demo", *, axis: int = 0,
                    channel_axis: int | None = None, channels=None, last_frame: int | None = None,
                    lost_after: int = LOST_AFTER, device: str = "auto") -> Iterator[RetrackStep]:
     """Re-track object ``obj_id`` from ``frame`` on, prompted by clicks on ``frame``.
@@ -125,9 +125,11 @@ def retrack_object(image, labels, obj_id: int, frame: int, points, point_labels=
         ``(row, col)`` clicks on ``frame``; at least one positive.
     point_labels : array-like (N,), optional
         1 positive, 0 negative; default all positive.
-    model : str, LoadedModel or Tracker
+    model : str, LoadedModel, Tracker or callable
         A model name or folder (see :func:`~napari_sam2.core.models.load_model`),
-        a loaded model, or a tracker (a test double).
+        a loaded model, a tracker (a test double), or a function returning a
+        loaded model, called when the first frame is computed (a model loaded
+        in a worker thread, only once the input is known to be good).
     axis, channel_axis, channels
         See :class:`~napari_sam2.core.frames.FrameSource`.
     last_frame : int, optional
@@ -167,6 +169,8 @@ def _tracker(model, device):
     from ..core.models import load_model
     from ..core.tracker import TransformersTracker
 
+    if callable(model):
+        model = model()
     return TransformersTracker(load_model(model, device))
 
 
