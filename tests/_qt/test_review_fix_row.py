@@ -92,3 +92,34 @@ def test_retrack_without_clicks_is_a_notification(make_napari_viewer, broken_tra
     widget.fix_row.start_fix()
     assert widget.fix_row.retrack() is None and "no positive point" in messages[-1]
     assert np.array_equal(np.asarray(layer.data), labels)
+
+
+def test_cancel_keeps_the_frames_done_as_one_undo_step(make_napari_viewer, qtbot, broken_track):
+    import time
+    from copy import deepcopy
+
+    from doubles import DiskTracker
+
+    class SlowTracker(DiskTracker):
+        def step(self, frame, steps, reverse):
+            time.sleep(0.4)
+            return super().step(frame, steps, reverse)
+
+    image, truth, labels, lineage = broken_track
+    viewer = make_napari_viewer()
+    widget, layer = _dock(viewer, image, labels, deepcopy(lineage))
+    row = widget.fix_row
+    row._model = SlowTracker()  # the dock's cached model: a slow double
+    widget.table.selectRow(0)
+    row.start_fix().add([FIX_FRAME, *_inside(truth[FIX_FRAME] == OBJ)])
+    row.retrack()
+    qtbot.waitUntil(lambda: "frame 2 (1 of 4)" in widget.status.text(), timeout=30_000)
+    row.cancel()
+    qtbot.waitUntil(lambda: row.worker is None, timeout=30_000)
+    fixed = np.asarray(layer.data)
+    assert "cancelled: frames after" in widget.status.text()
+    assert (fixed[FIX_FRAME] != labels[FIX_FRAME]).any()  # done: kept
+    assert np.array_equal(fixed[-1], labels[-1])  # not reached: as it was
+    assert widget.review.lineage.tracks[OBJ].end == N_FRAMES - 1
+    layer.undo()
+    assert np.array_equal(np.asarray(layer.data), labels)

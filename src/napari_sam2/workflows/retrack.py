@@ -164,13 +164,13 @@ def retrack_object(image, labels, obj_id: int, frame: int, points, point_labels=
 
 
 def _tracker(model, device):
+    if callable(model) and not hasattr(model, "step"):
+        model = model()  # a loader: the model (or a tracker) is made now, in the caller's thread
     if hasattr(model, "step") and hasattr(model, "attach"):
         return model
     from ..core.models import load_model
     from ..core.tracker import TransformersTracker
 
-    if callable(model):
-        model = model()
     return TransformersTracker(load_model(model, device))
 
 
