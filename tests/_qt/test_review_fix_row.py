@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_sam2._napari.review import LINEAGE_METADATA
-from napari_sam2._napari.review_fix import FIX_POINTS
+from napari_sam2._napari.review_fix import FIX_POINTS, fix_model_name
 from napari_sam2._qt.review_widget import ReviewWidget
 from napari_sam2.core.lineage import Lineage
 
@@ -109,7 +109,7 @@ def test_cancel_keeps_the_frames_done_as_one_undo_step(make_napari_viewer, qtbot
     viewer = make_napari_viewer()
     widget, layer = _dock(viewer, image, labels, deepcopy(lineage))
     row = widget.fix_row
-    row._model = SlowTracker()  # the dock's cached model: a slow double
+    row._model, row._model_of = SlowTracker(), fix_model_name(layer)  # the dock's cached model
     widget.table.selectRow(0)
     row.start_fix().add([FIX_FRAME, *_inside(truth[FIX_FRAME] == OBJ)])
     row.retrack()
@@ -121,5 +121,6 @@ def test_cancel_keeps_the_frames_done_as_one_undo_step(make_napari_viewer, qtbot
     assert (fixed[FIX_FRAME] != labels[FIX_FRAME]).any()  # done: kept
     assert np.array_equal(fixed[-1], labels[-1])  # not reached: as it was
     assert widget.review.lineage.tracks[OBJ].end == N_FRAMES - 1
+    assert isinstance(row._model, SlowTracker)  # kept: not loaded again
     layer.undo()
     assert np.array_equal(np.asarray(layer.data), labels)

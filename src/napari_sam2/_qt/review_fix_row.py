@@ -9,7 +9,14 @@ import numpy as np
 from qtpy.QtWidgets import QCheckBox, QComboBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from .._napari.layers import color_points
-from .._napari.review_fix import FIX_POINTS, TrackFix, fix_images, fix_points, load_fix_model
+from .._napari.review_fix import (
+    FIX_POINTS,
+    TrackFix,
+    fix_images,
+    fix_model_name,
+    fix_points,
+    load_fix_model,
+)
 from ..core.errors import InputError
 from .object_actions import notify
 
@@ -32,6 +39,7 @@ class FixTrackRow(QWidget):
         self.fix: TrackFix | None = None
         self._target: tuple[int, int] | None = None  # (track, frame) of the clicks
         self._model = None  # loaded once per dock, in the first re-track's worker
+        self._model_of: tuple[str, str] | None = None  # the (model, preset) asked for
         self.image_combo = QComboBox()
         self.image_combo.setToolTip("the image the labels were made from (the re-track reads it)")
         self.fix_button = QPushButton("Fix from this frame")
@@ -129,7 +137,8 @@ class FixTrackRow(QWidget):
             points, labels = fix_points(self.viewer.layers[FIX_POINTS], review.layer, frame)
             fix = TrackFix(review, track_id, frame)
             rgb = dict(channel_axis=3, channels=(0, 1, 2)) if image.rgb else {}
-            steps = fix.steps(image.data, points, labels, self._loaded_model, **rgb)
+            steps = fix.steps(image.data, points, labels, lambda: self._loaded_model(review.layer),
+                              **rgb)
         except InputError as err:
             notify(err)
             return None
@@ -151,10 +160,12 @@ class FixTrackRow(QWidget):
         if self.worker is not None:
             self.worker.quit()
 
-    def _loaded_model(self):
-        """The model (worker thread): the labels' own when it loads offline, else the demo; kept."""
-        if self._model is None:
-            self._model = load_fix_model(self.dock.review.layer)
+    def _loaded_model(self, labels_layer):
+        """The model (worker thread): the labels' own when it loads offline, else the demo; kept
+        for the next re-track (loaded again only for labels that name another model)."""
+        wanted = fix_model_name(labels_layer)
+        if self._model is None or self._model_of != wanted:
+            self._model, self._model_of = load_fix_model(labels_layer), wanted
         return self._model
 
     def _show(self, step, total: int) -> None:
