@@ -87,12 +87,16 @@ class FixTrackRow(QWidget):
                 ndim=labels.ndim, name=FIX_POINTS, scale=labels.scale, translate=labels.translate,
                 size=size, border_width=0.25,
                 features={"object_id": np.zeros(0, int), "positive": np.zeros(0, bool)})
-            points.events.data.connect(lambda event: color_points(points, self.dock.review.layer))
+            points.events.data.connect(lambda event: self._color(points))
         if layers.index(points) != len(layers) - 1:
             layers.move(layers.index(points), len(layers))
         layers.selection.active = points
         points.mode = "add"
         return points
+
+    def _color(self, points) -> None:
+        if self.dock.review is not None:
+            color_points(points, self.dock.review.layer)
 
     def _clicks_kind(self, negative: bool = False) -> None:
         if FIX_POINTS in self.viewer.layers and self._target is not None:
