@@ -1,6 +1,7 @@
 """The "SAM2 review" dock widget: go through the flagged tracks of a track-all result.
 
-Controls only; what they do is :class:`~napari_sam2._napari.review.Review`.
+Controls only; what they do is :class:`~napari_sam2._napari.review.Review`; the "Fix track"
+controls (clicks on a frame, one track re-tracked in a worker) are :mod:`.review_fix_row`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from qtpy.QtWidgets import (
 from .._napari.review import LINEAGE_METADATA, SOURCE_METADATA, Review, read_track_result
 from ..core.errors import InputError
 from .object_actions import notify
+from .review_fix_row import FixTrackRow
 
 COLUMNS = ("flag", "track", "frame", "what was seen")
 
@@ -90,13 +92,13 @@ class ReviewWidget(QWidget):
                                     "track result's zarr attributes")
         self.status = QLabel("open a track result, or choose a Labels layer with a lineage")
         self.status.setWordWrap(True)
-        # TODO(#19): "re-propagate this object only" needs a one-object propagation in
-        # Session / Sam2Controller; there is none yet, so no button.
+        self.fix_row = FixTrackRow(self)  # fix a track: clicks on a frame, re-track it alone
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table)
         layout.addLayout(division)
         layout.addLayout(actions)
+        layout.addWidget(self.fix_row)
         layout.addWidget(self.save_button)
         layout.addWidget(self.status)
         self.open_button.clicked.connect(lambda: self.open_result())
@@ -125,6 +127,7 @@ class ReviewWidget(QWidget):
         else:
             self.review = None
             self._fill()
+        self.fix_row.refresh_images()
 
     def _layer_chosen(self, name: str) -> None:
         if name in self.viewer.layers and (self.review is None or self.review.layer.name != name):
@@ -138,6 +141,7 @@ class ReviewWidget(QWidget):
             notify(err)
             return
         self._fill()
+        self.fix_row.refresh_images()
 
     def open_result(self, path=None):
         """Open a track output zarr (a dialog unless ``path`` is given) as a Labels layer; returns it."""
@@ -172,6 +176,14 @@ class ReviewWidget(QWidget):
             done = sum(t.reviewed for t in tracks.values())
             self.status.setText(f"{len(self._rows)} flags to review; {done} of {len(tracks)} "
                                 "tracks reviewed")
+
+    def refill(self) -> None:
+        """Refill the list and the status from the review (after a fix)."""
+        self._fill()
+
+    def action_buttons(self) -> tuple:
+        """The buttons that change the labels or the lineage (disabled while a re-track runs)."""
+        return self.accept_button, self.delete_button, self.divide_button, self.save_button
 
     def selected_row(self):
         """The selected review row, or None."""
