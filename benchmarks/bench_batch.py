@@ -13,7 +13,7 @@ stacks each time (outputs deleted in between):
 Figures: stacks per hour (wall time from the call to the last stack, the
 cluster's start included, and without it), the scheduler's round trip per
 task (200 empty tasks on the 2-worker cluster), peak RSS per worker (its
-``ru_maxrss``). Run with ``OMP_NUM_THREADS=1``; the model is ``demo`` unless
+``VmHWM``). Run with ``OMP_NUM_THREADS=1``; the model is ``demo`` unless
 ``--model``.
 
 Command used for ``docs/batch.md``::
@@ -59,6 +59,14 @@ def write_stacks(folder: Path, stacks: int, frames: int, size: int) -> Path:
 
 
 def peak_rss_mb() -> float:
+    """Peak RSS in MB: ``VmHWM`` (reset by ``exec``, unlike ``ru_maxrss``), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

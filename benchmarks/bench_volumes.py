@@ -7,7 +7,9 @@ What it does (model ``demo``, 192 px, fp32 on the CPU):
    a zarr store first) is segmented by ``segment_volumes_file`` in a fresh
    process reading the zarr lazily, one box per nucleus at t=0: wall time,
    the share of it in the time track (prompts included) and in the z-sweeps,
-   time per volume, and the process's peak RSS (``ru_maxrss``).
+   time per volume, and the process's peak RSS (``VmHWM`` of ``/proc/self/status``: the
+   child's own; ``ru_maxrss`` survives ``exec`` and so started from the parent's RSS at the
+   fork, which held the synthetic series' truth: that inflated the first T = 50 figures).
 2. **Parallel z-sweeps.** The smallest configuration again with the z-sweeps
    on 2 dask threads, each run in its own process: ``workers=1`` with torch on
    2 threads (the default on this machine), ``workers=1`` and ``workers=2`` with
@@ -62,8 +64,6 @@ def box_prompts(truth, path: Path):
 
 def child(args) -> None:
     """One run in this process: prints a JSON line of figures."""
-    import resource
-
     import torch
     import zarr
 
@@ -91,7 +91,15 @@ def child(args) -> None:
     print(json.dumps({"total_s": end - marks["start"], "setup_s": marks["begin"] - marks["start"],
                       "track_s": track, "sweeps_s": sweeps,
                       "per_volume_s": sweeps / data.shape[0],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB: ``VmHWM`` where Linux has it (reset by ``exec``), else ``ru_maxrss``."""
+    from bench_engine import _peak_rss_mb, _vm_hwm_mb
+
+    hwm = _vm_hwm_mb()
+    return _peak_rss_mb() if hwm is None else hwm
 
 
 def run_child(data, prompts, out, workers=1, torch_threads=2, follow="largest") -> dict:
@@ -123,6 +131,7 @@ def speed(args, folder: Path) -> None:
         del image
         prompts = folder / f"prompts-{planes}.json"
         box_prompts(truth, prompts)
+        del truth  # not held while the children run
         smallest = smallest or (data, prompts, planes)
         if args.parallel_only:
             continue
