@@ -1,0 +1,86 @@
+"""Gap closing (``max_gap``) on track-all results: CTC DET / SEG / TRA, CT, IDF1, divisions, tracks, flags.
+
+Each synthetic stack (``core.synthetic.synthetic_tracking``, as in
+``benchmarks/bench_track.py``: divisions, entering and leaving cells) is
+tracked once with the demo model and gap closing off (``max_gap=0``, default
+parameters otherwise); then :func:`napari_sam2.core.gap_closing.close_gaps`
+runs on a copy of that result for each ``--max-gap`` value (what
+``TrackAll`` does after its last frame), and every version is scored the same
+way (``evaluation.tracking.score_tracking``: the CTC folders are written by
+``core.track_exports`` and must pass py-ctcmetrics' validity check).
+
+*CT* (complete tracks) and *IDF1* (identity) count a cell followed under one
+id; TRA (AOGM) counts the edge a closed gap adds across the missing frames as
+a redundant edge (weight 1), so it cannot rise from gap closing alone.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_gap_closing.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+
+import numpy as np
+
+MACHINE = "2-core AMD EPYC VM, AVX2, no AVX512-BF16, fp32, no GPU, shared"
+METRICS = ("DET", "SEG", "TRA", "CT", "IDF1")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13], help="synthetic seeds")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--cells", type=int, default=8)
+    parser.add_argument("--max-gap", type=int, nargs="+", default=[0, 1, 2, 3, 5])
+    args = parser.parse_args(argv)
+
+    from napari_sam2.core.gap_closing import close_gaps
+    from napari_sam2.core.models import load_model
+    from napari_sam2.core.session import Session
+    from napari_sam2.core.synthetic import synthetic_tracking
+    from napari_sam2.core.track_all import TrackAll, TrackParams
+    from napari_sam2.evaluation.tracking import score_tracking
+
+    print(f"machine: {MACHINE}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, divisions, "
+          "entering (p=0.15/frame) and leaving cells; demo model, default TrackParams")
+    print(f"{'seed':>4} {'max_gap':>7} " + " ".join(f"{m:>5}" for m in METRICS)
+          + f" {'divR':>5} {'divP':>5} {'tracks':>6} {'flags':>5} {'joins':>5} {'s':>5}")
+    loaded = load_model("demo", "cpu")
+    table: dict[int, list[dict]] = {g: [] for g in args.max_gap}
+    for seed in args.seeds:
+        image, truth, true_lineage = synthetic_tracking(args.frames, (args.size, args.size), args.cells,
+                                                        seed=seed, entering=0.15, speed=0.015)
+        session = Session.from_array(image, model=loaded)
+        engine = TrackAll(session, TrackParams(max_gap=0))
+        start = time.perf_counter()
+        list(engine.run(frame=0))
+        tracked = time.perf_counter() - start
+        base = np.array(session.labels)
+        for gap in args.max_gap:
+            labels, lineage = base.copy(), copy.deepcopy(engine.lineage)
+            start = time.perf_counter()
+            joins = close_gaps(labels, lineage, gap) if gap else []
+            seconds = time.perf_counter() - start + (tracked if not gap else 0.0)
+            row = score_tracking(labels, lineage, truth, true_lineage, metrics=METRICS)
+            row |= {"tracks": len(lineage.tracks), "flags": len(lineage.flags), "joins": len(joins)}
+            table[gap].append(row)
+            print(f"{seed:4d} {gap:7d} " + " ".join(f"{row[m]:5.3f}" for m in METRICS)
+                  + f" {row['division_recall']:5.3f} {row['division_precision']:5.3f} {row['tracks']:6d} "
+                  f"{row['flags']:5d} {row['joins']:5d} {seconds:5.1f}", flush=True)
+    print("mean over the stacks:")
+    for gap, rows in table.items():
+        keys = (*METRICS, "division_recall", "division_precision", "tracks", "flags", "joins")
+        means = [float(np.nanmean([r[k] for r in rows])) for k in keys]
+        print(f"{'':4} {gap:7d} " + " ".join(f"{v:5.3f}" for v in means[:7])
+              + " ".join(f" {v:5.1f}" for v in means[7:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
