@@ -160,3 +160,17 @@ def test_a_closed_gap_exports_a_ctc_folder_py_ctcmetrics_accepts(tmp_path):
     close_gaps(labels, lineage, max_gap=2)
     scores = score_ctc(tmp_path / "01_GT", write_ctc_folder(labels, lineage, tmp_path / "01_RES"))
     assert scores["DET"] < 1.0 and scores["TRA"] > 0.8  # valid (else ValueError); the gap is missed
+
+
+def test_a_closed_gap_is_one_geff_edge_across_the_missing_frames(tmp_path):
+    from napari_sam2.core.track_geff import geff_graph, read_geff, write_geff
+
+    labels, lineage = broken_cell()
+    close_gaps(labels, lineage, max_gap=2)
+    nodes, edges = geff_graph(labels, lineage)
+    t, ids = nodes["t"], nodes["track_id"]
+    across = [(t[a], t[b]) for a, b in edges if ids[a] == ids[b] == 1 and t[b] - t[a] > 1]
+    assert across == [(3, 6)]
+    write_geff(labels, lineage, tmp_path / "g.geff")
+    read, _ = read_geff(tmp_path / "g.geff")
+    assert sorted(read.tracks) == sorted(lineage.tracks)
