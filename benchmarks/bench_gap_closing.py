@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--max-gap", type=int, nargs="+", default=[0, 1, 2, 3, 5])
+    parser.add_argument("--growth", type=float, nargs="+", default=[0.5],
+                        help="reach growth per missing frame, in cell radii (close_gaps' growth)")
     parser.add_argument("--blink", type=float, default=0.0, help="chance a cell is hidden on a frame")
     args = parser.parse_args(argv)
 
@@ -81,10 +83,11 @@ def main(argv=None) -> int:
     print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, divisions, "
           f"entering (p=0.15/frame) and leaving cells, blinking p={args.blink}; demo model, default "
           "TrackParams")
-    print(f"{'seed':>4} {'max_gap':>7} " + " ".join(f"{m:>5}" for m in METRICS)
+    print(f"{'seed':>4} {'max_gap':>7} {'growth':>6} " + " ".join(f"{m:>5}" for m in METRICS)
           + f" {'divR':>5} {'divP':>5} {'tracks':>6} {'flags':>5} {'joins':>5} {'right':>5} {'s':>5}")
     loaded = load_model("demo", "cpu")
-    table: dict[int, list[dict]] = {g: [] for g in args.max_gap}
+    variants = [(g, r) for g in args.max_gap for r in (args.growth if g else args.growth[:1])]
+    table: dict[tuple, list[dict]] = {v: [] for v in variants}
     for seed in args.seeds:
         image, truth, true_lineage = synthetic_tracking(args.frames, (args.size, args.size), args.cells,
                                                         seed=seed, entering=0.15, speed=0.015)
@@ -97,23 +100,23 @@ def main(argv=None) -> int:
         list(engine.run(frame=0))
         tracked = time.perf_counter() - start
         base = np.array(session.labels)
-        for gap in args.max_gap:
+        for gap, growth in variants:
             labels, lineage = base.copy(), copy.deepcopy(engine.lineage)
             start = time.perf_counter()
-            joins = close_gaps(labels, lineage, gap) if gap else []
+            joins = close_gaps(labels, lineage, gap, growth=growth) if gap else []
             seconds = time.perf_counter() - start + (tracked if not gap else 0.0)
             row = score_tracking(labels, lineage, truth, true_lineage, metrics=METRICS)
             row |= {"tracks": len(lineage.tracks), "flags": len(lineage.flags), "joins": len(joins),
                     "right": right_joins(base, truth, joins)}
-            table[gap].append(row)
-            print(f"{seed:4d} {gap:7d} " + " ".join(f"{row[m]:5.3f}" for m in METRICS)
+            table[gap, growth].append(row)
+            print(f"{seed:4d} {gap:7d} {growth:6.2f} " + " ".join(f"{row[m]:5.3f}" for m in METRICS)
                   + f" {row['division_recall']:5.3f} {row['division_precision']:5.3f} {row['tracks']:6d} "
                   f"{row['flags']:5d} {row['joins']:5d} {row['right']:5d} {seconds:5.1f}", flush=True)
     print("mean over the stacks (tracks, flags, joins, right: per stack):")
-    for gap, rows in table.items():
+    for (gap, growth), rows in table.items():
         keys = (*METRICS, "division_recall", "division_precision", "tracks", "flags", "joins", "right")
         means = [float(np.nanmean([r[k] for r in rows])) for k in keys]
-        print(f"{'':4} {gap:7d} " + " ".join(f"{v:5.3f}" for v in means[:7])
+        print(f"{'':4} {gap:7d} {growth:6.2f} " + " ".join(f"{v:5.3f}" for v in means[:7])
               + " ".join(f" {v:5.1f}" for v in means[7:]))
     return 0
 
