@@ -130,9 +130,11 @@ def test_a_cell_missing_for_two_frames_keeps_its_id_with_gap_closing(max_gap):
     world[4:6][world[4:6] == 1] = 0  # cell 1 blinks out on frames 4 and 5
     engine, _ = engine_on(world, TrackParams(seed_every=2, max_gap=max_gap,
                                              seeds=SeedParams(points_per_side=16, min_area=20)))
-    list(engine.run(frame=0))
+    steps = list(engine.run(frame=0))
     labels, lineage = engine.session.labels, engine.lineage
     ids = {our_id(labels[t], world[t], 1) for t in (*range(4), *range(6, 12))}
+    relabelled = [s.frame for s in steps if s.direction == "gaps"]  # for the widget to show
+    assert relabelled == (list(engine.joins[0].frames) if max_gap else [])
     gaps = [f for f in lineage.flags if f.kind == "gap"]
     if max_gap:
         (cell,) = ids

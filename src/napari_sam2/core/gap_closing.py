@@ -43,13 +43,19 @@ GAP_SEVERITY = 0.35
 
 @dataclass(frozen=True)
 class Join:
-    """Track ``later`` (first frame ``start``) continues track ``earlier`` (last frame ``end``)."""
+    """Track ``later`` (frames ``start``-``last``) continues track ``earlier`` (last frame ``end``)."""
 
     earlier: int
     later: int
     end: int
     start: int
     distance: float
+    last: int = -1
+
+    @property
+    def frames(self) -> range:
+        """The frames whose labels the join rewrites (the later track's)."""
+        return range(self.start, self.last + 1)
 
     @property
     def missing(self) -> int:
@@ -200,7 +206,7 @@ def _assign(near) -> list[Join]:
     for a, b, distance, reach in near:
         i, j = rows.index(a.track_id), cols.index(b.track_id)
         cost[i, j] = distance / reach + 1e-3 * (b.start - a.end)
-        found[i, j] = Join(a.track_id, b.track_id, a.end, b.start, round(distance, 2))
+        found[i, j] = Join(a.track_id, b.track_id, a.end, b.start, round(distance, 2), b.end)
     joins = [found[i, j] for i, j in zip(*linear_sum_assignment(cost), strict=True) if (i, j) in found]
     return sorted(joins, key=lambda j: (j.start, j.later))
 

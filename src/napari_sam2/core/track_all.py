@@ -41,7 +41,12 @@ __all__ = ["TrackAll", "TrackParams", "TrackStep"]
 
 @dataclass
 class TrackStep:
-    """What one frame of a track-all run did (yielded by :meth:`TrackAll.run`)."""
+    """What one frame of a track-all run did (yielded by :meth:`TrackAll.run`).
+
+    ``direction`` is ``"seed"``, ``"backward"``, ``"forward"``, or ``"gaps"``
+    for a frame gap closing relabelled after the last frame (after the
+    :meth:`TrackAll.n_steps` frames).
+    """
 
     frame: int
     direction: str
@@ -91,7 +96,7 @@ class TrackAll:
         return grid_seeds(self.session.tracker, self.session.geometry, frame, self.params.seeds, free)
 
     def n_steps(self, frame: int = 0) -> int:
-        """Frames :meth:`run` yields: every frame of the stack."""
+        """Frames :meth:`run` yields: every frame of the stack (then any ``"gaps"`` steps)."""
         return self.session.source.n_frames
 
     def run(self, seeds: dict[int, np.ndarray] | list[np.ndarray] | None = None,
@@ -134,6 +139,8 @@ class TrackAll:
         if self.params.max_gap > 0:
             self.joins = close_gaps(session.sink, self.lineage, self.params.max_gap,
                                     border=self.params.border, min_length=self.params.min_length)
+            for changed in sorted({t for join in self.joins for t in join.frames}):
+                yield TrackStep(changed, "gaps", None)  # frames relabelled by gap closing
 
     def _drop_empty(self, frame: int, labels: np.ndarray) -> None:
         """Seeds whose mask lost every pixel (to an earlier seed) are no tracks."""

@@ -254,6 +254,8 @@ class _TrackJob:
         with tqdm(total=engine.n_steps(), desc="tracking", unit="frame", file=sys.stderr,
                   disable=not progress) as bar:
             for step in engine.run(masks, self.seed_frame):
+                if step.direction == "gaps":  # after the last frame: relabelled by gap closing
+                    continue
                 if step.direction in ("forward", "backward"):
                     sink.journal.frame_done(step.frame, step.direction)
                 bar.update()
