@@ -9,7 +9,7 @@ on a finished :class:`~.lineage.Lineage` and its label stack:
   ``border`` pixels from the edge), before the last frame, and is not the
   mother of a division;
 * the *later* track has no parent and starts on frame ``s`` with
-  ``e < s <= e + 1 + max_gap`` (``e``: the earlier track's last frame);
+  ``e < s <= e + 1 + max_gap`` (``e``: the earlier track's last frame; ``max_gap`` 0: off);
 * the later track's first mask is near the earlier's last mask: its centroid
   lies within ``reach`` of the earlier mask's centroid, ``reach`` being the
   cell's radius (of its area) times ``1 + growth * missing frames``;
