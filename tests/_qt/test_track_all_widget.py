@@ -115,3 +115,31 @@ def test_an_open_review_dock_picks_up_the_tracks_of_track_all(make_napari_viewer
     assert review.review is not None and review.review.layer is controller.labels_layer
     assert review.table.rowCount() == len(lineage.flags)
     assert f"0 of {len(lineage.tracks)} tracks reviewed" in review.status.text()
+
+
+def test_frames_relabelled_by_gap_closing_reach_the_layer(make_napari_viewer, movie, qtbot, monkeypatch):
+    """Gap closing runs in the worker after the last frame; the frames it rewrites are shown (and undone)."""
+    from napari_sam2.core import track_all
+    from napari_sam2.core.gap_closing import Join
+
+    def renaming(sink, lineage, max_gap, **kwargs):  # a stand-in join: track 1 is renamed 9 everywhere
+        track = lineage.tracks.pop(1)
+        for t in range(track.start, track.end + 1):
+            frame = sink.read(t).copy()
+            frame[frame == 1] = 9
+            sink.write(t, frame)
+        lineage.add(9, track.start, track.end)
+        return [Join(0, 9, -1, track.start, 0.0, track.end)]
+
+    monkeypatch.setattr(track_all, "close_gaps", renaming)
+    data, truth = movie
+    viewer = make_napari_viewer()
+    widget, controller = started(viewer, data, qtbot)
+    viewer.add_labels(truth[0], name="cellpose")
+    widget.track_all_row.seeds_combo.setCurrentText("cellpose")
+    assert widget.track_all_row.track_all() is not None
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=120_000)
+    labels = np.asarray(controller.labels_layer.data)
+    assert not (labels == 1).any() and all((labels[t] == 9).any() for t in range(len(data)))
+    controller.undo()  # still one undo step
+    assert not np.asarray(controller.labels_layer.data).any()

@@ -126,6 +126,8 @@ def test_window_option_values():
     (["--geff", "g.txt"], "must end in .geff or .zarr"),
     (["--seed-frame", "9"], "frame 9 does not exist"),
     (["--window", "big"], "--window big: give on, off or MARGIN,MIN_SIZE"),
+    (["--max-gap", "-1"], "--max-gap -1: give the number of frames a cell may be missing"),
+    (["--max-gap", "two"], "--max-gap two: give the number of frames a cell may be missing"),
 ])
 def test_bad_input_is_one_line_before_the_model(movie, tmp_path, no_model, capsys, args, message):
     folder, _ = movie
@@ -166,6 +168,47 @@ def test_exports_write_ctc_and_geff_that_read_back_as_the_stored_lineage(movie, 
     assert ctc_lineage.edges() == lineage.edges()
     geff_lineage, nodes = read_geff(tmp_path / "g.geff")
     assert sorted(geff_lineage.tracks) == sorted(lineage.tracks)
+
+
+def test_max_gap_is_recorded_and_a_run_saved_without_it_still_resumes(movie, tmp_path, monkeypatch, capsys):
+    import json
+
+    from napari_sam2.core.track_all import TrackAll
+    from napari_sam2.core.track_exports import write_ctc_ground_truth
+    from napari_sam2.core.track_nodes import presence
+    from napari_sam2.evaluation.ctc import score_ctc
+
+    folder, truth = movie
+    out = tmp_path / "gap.zarr"
+    original = TrackAll.run
+
+    def cut(self, *args, **kwargs):
+        for step in original(self, *args, **kwargs):
+            yield step
+            if step.frame == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrackAll, "run", cut)
+    assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif") == 130
+    monkeypatch.setattr(TrackAll, "run", original)
+    journal = tmp_path / "gap.zarr.sam2-run" / "journal.json"
+    data = json.loads(journal.read_text())
+    assert data["params"]["max_gap"] == 2  # the default
+    assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif", "--resume",
+                 "--max-gap", "0") == 2
+    assert "max_gap was 2, now 0" in capsys.readouterr().err
+    del data["params"]["max_gap"]  # a run saved before gap closing existed
+    journal.write_text(json.dumps(data))
+    assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif", "--resume",
+                 "--max-gap", "3", "--ctc", tmp_path / "01_RES") == 0
+    assert "gap(s) closed" in capsys.readouterr().out
+    meta, lineage = stored(out)
+    assert meta["parameters"]["max_gap"] == 3
+    true_lineage = Lineage()
+    for cell, frames in presence(truth).items():
+        true_lineage.add(cell, frames[0], frames[-1])
+    write_ctc_ground_truth(truth, true_lineage, tmp_path / "01_GT")
+    assert score_ctc(tmp_path / "01_GT", tmp_path / "01_RES")["DET"] > 0.5  # a valid CTC folder
 
 
 def test_volumes_over_time_are_refused_with_the_plane_option(tmp_path, capsys):

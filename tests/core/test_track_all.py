@@ -122,3 +122,26 @@ def test_the_engine_drives_the_demo_model_on_a_synthetic_timelapse():
     assert found >= 0.6 * len(cells), (found, len(cells))
     assert consistent >= found - 1
     assert all(np.isfinite(f.severity) for f in engine.lineage.flags)
+
+
+@pytest.mark.parametrize("max_gap", [0, 2])
+def test_a_cell_missing_for_two_frames_keeps_its_id_with_gap_closing(max_gap):
+    world = world_with_events()
+    world[4:6][world[4:6] == 1] = 0  # cell 1 blinks out on frames 4 and 5
+    engine, _ = engine_on(world, TrackParams(seed_every=2, max_gap=max_gap,
+                                             seeds=SeedParams(points_per_side=16, min_area=20)))
+    steps = list(engine.run(frame=0))
+    labels, lineage = engine.session.labels, engine.lineage
+    ids = {our_id(labels[t], world[t], 1) for t in (*range(4), *range(6, 12))}
+    relabelled = [s.frame for s in steps if s.direction == "gaps"]  # for the widget to show
+    assert relabelled == (list(engine.joins[0].frames) if max_gap else [])
+    gaps = [f for f in lineage.flags if f.kind == "gap"]
+    if max_gap:
+        (cell,) = ids
+        assert (lineage.tracks[cell].start, lineage.tracks[cell].end) == (0, 11)
+        assert [(f.track_id, f.frame) for f in gaps] == [(cell, 4)] and len(engine.joins) == 1
+        assert not any(f.kind == "ends_inside" and f.track_id == cell for f in lineage.flags)
+        mother = our_id(labels[4], world[4], 2)
+        assert len(lineage.daughters(mother)) == 2  # the division is untouched
+    else:
+        assert len(ids) == 2 and not gaps and engine.joins == []

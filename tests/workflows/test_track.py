@@ -23,3 +23,19 @@ def test_track_file_from_arrays_records_axes_scale_and_lineage(tmp_path):
     assert set(lineage.tracks) >= set(np.unique(truth[1])[1:].tolist())
     assert (np.asarray(array[1]) == truth[1]).mean() > 0.95  # the seeds are the labels on their frame
     assert meta["parameters"]["seeds"] == "labels" and meta["parameters"]["seed_frame"] == 1
+
+
+def test_a_bad_max_gap_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    import pytest
+
+    from napari_sam2.core.errors import InputError
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("napari_sam2.core.models.load_model", refuse)
+    image, truth = synthetic_timelapse(3, (48, 48), n_cells=2, seed=1, divisions=False)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(InputError, match=f"max_gap {bad!r}: give the number of frames"):
+            track_file(image, tmp_path / "t.zarr", seeds=truth[0], model="demo", progress=False, max_gap=bad)
+    assert not (tmp_path / "t.zarr").exists()

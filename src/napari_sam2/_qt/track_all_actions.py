@@ -83,6 +83,8 @@ class TrackAllActions:
         self.sink.apply(step.frame, labels, refresh=self._on_screen(step.frame))
         if step.result is not None:
             self._runs[-1].add(step.result)
+        if step.direction == "gaps":  # a frame gap closing relabelled, after the last frame
+            return
         self._done += 1
         self.progress.emit(self._done, self._total)
         if time.monotonic() - self._table_time >= 0.5:

@@ -23,7 +23,8 @@ SAM's automatic mask generator), or --seeds LABELS: a label image of one frame
 (or a label stack with the movie's frames: its --seed-frame is used), e.g.
 from Cellpose, StarDist or a manual annotation. Every object is propagated
 both ways from the seed frame; new cells are searched every few frames;
-a cell splitting in two becomes two daughter tracks with a parent link.
+a cell splitting in two becomes two daughter tracks with a parent link;
+a cell lost for up to --max-gap frames and found again keeps its track id.
 
 OUT (.zarr) holds the labels (ids consistent over time) and, in its
 attributes (napari_sam2.lineage), the tracks, parents, review flags and each
@@ -62,6 +63,9 @@ def add_parser(sub) -> None:
                      help="track each cell on a window of the model's feature map around it (faster "
                           "with many small cells): on, off, or its margin and minimum side in cells of "
                           "16 px (on = 4,12); default off (docs/track.md, Cost)")
+    cmd.add_argument("--max-gap", metavar="N",
+                     help="gap closing: a cell lost for up to N frames and found again keeps one track "
+                          "id (0: off; default 2, docs/track.md)")
     cmd.add_argument("--overwrite", action="store_true",
                      help="replace an existing OUT (and --ctc/--geff), once the new labels are complete")
     cmd.add_argument("--resume", action="store_true",
@@ -76,6 +80,7 @@ def run(args) -> int:
     from ..workflows.track import track_file
 
     window = None if args.window is None else parse_window(args.window)  # checked before reading
+    max_gap = None if args.max_gap is None else parse_max_gap(args.max_gap)
     data, axes, channels = open_stack_args(args)
     if axes.volumes:
         raise InputError("track follows cells in 2D over time; for volumes over time choose a "
@@ -86,7 +91,7 @@ def run(args) -> int:
                          memory=args.memory, overwrite=args.overwrite, resume=args.resume,
                          ctc=args.ctc, geff=args.geff, axes=axes.letters,
                          scale=image_scale(args.image, len(axes.stored_shape or axes.shape)),
-                         seed_frame=args.seed_frame, window=window)
+                         seed_frame=args.seed_frame, window=window, max_gap=max_gap)
     print(summary)
     return 0
 
@@ -106,3 +111,17 @@ def parse_window(text: str):
     if margin < 0 or min_size < 1:
         raise InputError(f"--window {text}: the margin must be >= 0 and the minimum size >= 1")
     return WindowParams(margin=margin, min_size=min_size)
+
+
+def parse_max_gap(text: str) -> int:
+    """``--max-gap`` of the CLI: an integer >= 0 (0: no gap closing)."""
+    from ..core.errors import InputError
+
+    try:
+        gap = int(text)
+    except ValueError:
+        gap = -1
+    if gap < 0:
+        raise InputError(f"--max-gap {text}: give the number of frames a cell may be missing, an "
+                         "integer >= 0 (0 turns gap closing off)")
+    return gap

@@ -19,7 +19,7 @@ __all__ = ["Track", "Flag", "Lineage", "FLAG_KINDS"]
 
 #: what a review flag can say about a track, most severe first
 FLAG_KINDS = ("jump", "overlap", "presence_drop", "iou_drop", "area_jump",
-              "ends_inside", "short", "division")
+              "ends_inside", "gap", "short", "division")
 
 
 @dataclass

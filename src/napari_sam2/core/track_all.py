@@ -15,7 +15,10 @@ generator: one yield per frame, closing it cancels between frames):
 4. every ``seed_every`` frames, and when the covered area drops, automatic
    seeds on the area no track covers start new tracks (a seed lying mostly on
    existing tracks is not new); a new object taking over part of a tracked
-   cell that had grown is a division of that cell.
+   cell that had grown is a division of that cell;
+5. after the last frame, gap closing (:mod:`.gap_closing`, ``max_gap``): a
+   cell lost for a few frames and found again by the new-object search keeps
+   its first track's id.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .gap_closing import Join, close_gaps
 from .lineage import Lineage
 from .records import FrameResult
 from .seeds import MAX_SEEDS, check_seed_count, grid_seeds
@@ -37,7 +41,12 @@ __all__ = ["TrackAll", "TrackParams", "TrackStep"]
 
 @dataclass
 class TrackStep:
-    """What one frame of a track-all run did (yielded by :meth:`TrackAll.run`)."""
+    """What one frame of a track-all run did (yielded by :meth:`TrackAll.run`).
+
+    ``direction`` is ``"seed"``, ``"backward"``, ``"forward"``, or ``"gaps"``
+    for a frame gap closing relabelled after the last frame (after the
+    :meth:`TrackAll.n_steps` frames).
+    """
 
     frame: int
     direction: str
@@ -61,6 +70,8 @@ class TrackAll:
     ----------
     lineage : Lineage
         The tracks, parent links and review flags, filled as the run goes.
+    joins : list of Join
+        The gaps closed after the last frame (``params.max_gap``).
 
     Examples
     --------
@@ -75,6 +86,7 @@ class TrackAll:
         self.params = params or TrackParams()
         self.lineage = Lineage()
         self.checks = FrameChecks(self.lineage, self.params, session.source.frame_shape)
+        self.joins: list[Join] = []
         self._next_id = 1
         self._born_backward: set[int] = set()
 
@@ -84,7 +96,7 @@ class TrackAll:
         return grid_seeds(self.session.tracker, self.session.geometry, frame, self.params.seeds, free)
 
     def n_steps(self, frame: int = 0) -> int:
-        """Frames :meth:`run` yields: every frame of the stack."""
+        """Frames :meth:`run` yields: every frame of the stack (then any ``"gaps"`` steps)."""
         return self.session.source.n_frames
 
     def run(self, seeds: dict[int, np.ndarray] | list[np.ndarray] | None = None,
@@ -124,6 +136,11 @@ class TrackAll:
         for direction in ("backward", "forward"):
             yield from self._pass(direction, frame, n)
         self.checks.finish(n)
+        if self.params.max_gap > 0:
+            self.joins = close_gaps(session.sink, self.lineage, self.params.max_gap,
+                                    border=self.params.border, min_length=self.params.min_length)
+            for changed in sorted({t for join in self.joins for t in join.frames}):
+                yield TrackStep(changed, "gaps", None)  # frames relabelled by gap closing
 
     def _drop_empty(self, frame: int, labels: np.ndarray) -> None:
         """Seeds whose mask lost every pixel (to an earlier seed) are no tracks."""

@@ -51,6 +51,11 @@ class TrackParams:
         Flag tracks shorter than this (frames) that end before the last frame.
     border : int
         Pixels from the edge within which a track may end unflagged (it left the field).
+    max_gap : int
+        Gap closing (:mod:`.gap_closing`): a track ending inside the field is
+        continued by a track without parent that starts near its last mask at
+        most ``max_gap`` frames later (the cell lost for up to ``max_gap``
+        frames keeps one id); 0: off.
     seeds : SeedParams
         Automatic seeds (the first frame and new objects).
     """
@@ -68,6 +73,7 @@ class TrackParams:
     jump: float = 0.5
     min_length: int = 3
     border: int = 2
+    max_gap: int = 2
     seeds: SeedParams = field(default_factory=SeedParams)
 
 

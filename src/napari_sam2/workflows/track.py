@@ -13,18 +13,30 @@ is **restarted** from its seeds with ``resume`` (track-all keeps no checkpoint).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.models import AUTO, DEFAULT_PRESET
 from .output_guard import guarded_output
 
-__all__ = ["track_file", "check_export_paths"]
+__all__ = ["track_file", "check_export_paths", "check_max_gap"]
+
+
+def check_max_gap(value) -> int:
+    """``max_gap`` as an int >= 0, else a one-line error (before anything runs)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise InputError(f"max_gap {value!r}: give the number of frames a cell may be missing "
+                         "(an integer >= 0; 0 turns gap closing off)")
+    return int(value)
+
 
 def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=None, channels=None,
                model=AUTO, device="auto", preset=DEFAULT_PRESET, precision="auto", memory=None,
                overwrite=False, resume=False, progress=True, ctc=None, geff=None, axes=None, scale=None,
-               seed_frame=0, params=None, window=None) -> str:
+               seed_frame=0, params=None, window=None, max_gap=None) -> str:
     """Track every cell of ``data`` into the label store ``out`` (with its lineage).
 
     Everything is checked before the model is loaded or a file is written.
@@ -68,6 +80,10 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
         Track each cell on a window of the feature map around it
         (:mod:`~napari_sam2.core.windowed_tracking`; True: default windows);
         default :data:`~napari_sam2.core.window_geometry.DEFAULT_WINDOW`.
+    max_gap : int, optional
+        Gap closing (:mod:`~napari_sam2.core.gap_closing`): a cell lost for up
+        to ``max_gap`` frames and found again keeps one track id; 0: off.
+        Default ``params.max_gap`` (:class:`~napari_sam2.core.track_all.TrackParams`).
 
     Returns
     -------
@@ -82,6 +98,9 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
 
     policy = make_policy(memory)
     window = resolve_window(window)
+    params = params or TrackParams()
+    if max_gap is not None:
+        params = replace(params, max_gap=check_max_gap(max_gap))
     source = FrameSource(data, axis, channel_axis, channels)
     seed_frame = check_frame(seed_frame, source.n_frames)
     seed_path = seeds if isinstance(seeds, (str, Path)) else None
@@ -98,7 +117,7 @@ def track_file(data, out, *, seeds=None, image_path=None, axis=0, channel_axis=N
                          f"attributes), not {out.name}: name the output e.g. {out.stem}.zarr")
     protect = (image_path, seed_path)
     ctc, geff = check_export_paths(ctc, geff, (*protect, out), overwrite)
-    job = _TrackJob(source, out, masks, seed_frame, params or TrackParams(), image_path, axes, scale)
+    job = _TrackJob(source, out, masks, seed_frame, params, image_path, axes, scale)
     with guarded_output(out, protect=(*protect, ctc, geff), overwrite=overwrite, resume=resume,
                         shape=(source.n_frames, *source.frame_shape), verb="restart",
                         remove_untouched=True) as guard:  # nothing written (no cells): no run folder
@@ -209,8 +228,12 @@ class _TrackJob:
                   "seeds": "labels" if self.masks is not None else "automatic",
                   "seed_frame": self.seed_frame, "axis": source.axis, "channel_axis": source.channel_axis,
                   "stack_shape": [int(s) for s in source.data.shape], "memory": model_args["memory"].name,
-                  "window": None if model_args["window"] is None else list(astuple(model_args["window"]))}
-        run.check_resume(params)
+                  "window": None if model_args["window"] is None else list(astuple(model_args["window"])),
+                  "max_gap": self.params.max_gap}
+        previous = run.previous_params
+        # a run saved before gap closing existed: it restarts from its seeds, gap closing comes last
+        run.check_resume(params if previous is None or "max_gap" in previous
+                         else {k: v for k, v in params.items() if k != "max_gap"})
         tracker = TransformersTracker(loaded, memory=model_args["memory"], window=model_args["window"])
         masks = self.masks
         if masks is None:
@@ -231,6 +254,8 @@ class _TrackJob:
         with tqdm(total=engine.n_steps(), desc="tracking", unit="frame", file=sys.stderr,
                   disable=not progress) as bar:
             for step in engine.run(masks, self.seed_frame):
+                if step.direction == "gaps":  # after the last frame: relabelled by gap closing
+                    continue
                 if step.direction in ("forward", "backward"):
                     sink.journal.frame_done(step.frame, step.direction)
                 bar.update()
@@ -244,9 +269,10 @@ class _TrackJob:
         run.finish()
         divisions = len({t.parent for t in lineage.tracks.values() if t.parent})
         present = int(np.count_nonzero(np.asarray(session.labels[self.seed_frame])))
+        gaps = f", {len(engine.joins)} gap(s) closed" if self.params.max_gap else ""
         return (f"wrote {self.out}: {source.n_frames} frames of {source.frame_shape[0]} x "
                 f"{source.frame_shape[1]}, {len(lineage.tracks)} tracks from {len(masks)} seeds "
-                f"({present} pixels on frame {self.seed_frame}), {divisions} division(s), "
+                f"({present} pixels on frame {self.seed_frame}), {divisions} division(s){gaps}, "
                 f"{len(lineage.flags)} flag(s) to review; model {loaded.name} ({loaded.preset}, "
                 f"{loaded.image_size} px) on {loaded.device}")
 
