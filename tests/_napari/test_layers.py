@@ -411,3 +411,20 @@ def test_a_box_drawn_wholly_outside_the_frame_is_named_as_such():
     axes = guess_axes(image)
     with pytest.raises(InputError, match="the box of object 2 on frame 1 lies outside the 40 x 50 frame"):
         prompts_from_layers(None, shapes, image, axes, (40, 50))
+
+
+def test_flush_applies_what_a_stopped_worker_left_pending_as_one_undo_step():
+    layer = Labels(np.zeros((4, 6, 7), np.uint16))
+    sink = LayerSink(layer, AXES, 4, (6, 7))
+    sink.apply(0, np.full((6, 7), 3, np.uint16))  # handed over before the stop
+    relabelled = {1: np.full((6, 7), 5, np.uint16), 3: np.full((6, 7), 5, np.uint16)}
+    for frame, labels in relabelled.items():
+        sink.write(frame, labels)  # written by the worker, never handed over (cancelled)
+    redrawn = []
+    with layer.block_history():
+        assert sink.flush(lambda frame: redrawn.append(frame) or frame == 1) == [1, 3]
+    assert redrawn == [1, 3] and sink._pending == {}
+    assert (layer.data[[1, 3]] == 5).all() and (layer.data[0] == 3).all() and not layer.data[2].any()
+    assert sink.flush() == []
+    layer.undo()  # the flushed frames went into the one open undo step
+    assert not layer.data[[1, 3]].any() and (layer.data[0] == 3).all()

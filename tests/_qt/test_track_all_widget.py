@@ -63,10 +63,13 @@ def test_track_all_from_a_labels_layer_fills_every_frame_with_one_undo_step(make
     assert all(labels[t].any() for t in range(len(data)))
 
 
-def test_track_all_with_automatic_seeds_and_cancel(make_napari_viewer, movie, qtbot):
-    data, _ = movie
+def test_track_all_with_automatic_seeds_and_cancel(make_napari_viewer, qtbot):
+    # longer than `movie`: under load the worker runs frames ahead of the GUI that cancels it
+    data, _ = synthetic_timelapse(14, (128, 128), 4, seed=7, divisions=False)
     viewer = make_napari_viewer()
     widget, controller = started(viewer, data, qtbot)
+    viewer.dims.set_current_step(0, 0)  # seeds on frame 0 (napari opens a stack on its middle frame)
+    qtbot.waitUntil(lambda: controller.worker is None, timeout=60_000)  # frame 0 encoded ahead
     worker = widget.track_all_row.track_all()
     assert not widget.track_all_row.button.isEnabled()
     qtbot.waitUntil(lambda: controller._done >= 2, timeout=120_000)  # seeds found, one frame tracked

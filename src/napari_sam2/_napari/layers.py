@@ -7,7 +7,6 @@ data pixel and frame under the cursor.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.prompts import FramePrompt
 from ..core.sink import new_label_array
+from .layer_sink import LayerSink
 
 __all__ = ["StackAxes", "guess_axes", "layer_axis_names", "image_data", "prompts_from_layers",
            "changed_prompts", "LayerSink",
@@ -202,69 +202,6 @@ def prompts_from_layers(points_layer, shapes_layer, image_layer, axes: StackAxes
                              f"{rows} x {cols} frame; draw it over the object")
         prompts[key] = prompts.get(key, FramePrompt()).with_box(box)
     return prompts
-
-
-class LayerSink:
-    """A label sink over a napari Labels layer whose writes happen on the GUI thread.
-
-    The session (in a worker thread) calls :meth:`write`, which only keeps the
-    frame as pending; the widget calls :meth:`apply` on the GUI thread to put
-    it into the layer with undo history. :meth:`read` sees pending frames, so
-    a frame computed twice in one run (objects going opposite ways) merges
-    correctly.
-    """
-
-    def __init__(self, layer, axes: StackAxes, n_frames: int, frame_shape: tuple[int, int]):
-        self.layer = layer
-        self.axes = axes
-        self.shape = (n_frames, *frame_shape)
-        self.array = layer.data
-        self._pending: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def index(self, frame: int) -> tuple:
-        """The layer index of one frame's (row, col) plane."""
-        index: list = [slice(None)] * self.layer.ndim
-        if self.axes.axis is not None:
-            index[self.axes.axis] = frame
-        if self.axes.channel_axis is not None and not self.axes.rgb:
-            index[self.axes.channel_axis] = 0
-        return tuple(index)
-
-    def read(self, frame: int) -> np.ndarray:
-        """The frame's labels: pending ones first, else the layer's."""
-        with self._lock:
-            if frame in self._pending:
-                return self._pending[frame]
-        return np.asarray(self.layer.data[self.index(frame)])
-
-    def write(self, frame: int, labels: np.ndarray) -> None:
-        """Keep a frame for :meth:`apply` (any thread)."""
-        with self._lock:
-            self._pending[frame] = labels
-
-    def apply(self, frame: int, labels: np.ndarray, refresh: bool = True) -> None:
-        """Write a frame into the layer, recording undo history (GUI thread only).
-
-        ``refresh=False`` skips redrawing the canvas and the layer thumbnail (for a frame
-        not on screen: napari shows it from the data when the slider gets there).
-        """
-        index = self.index(frame)
-        current = np.asarray(self.layer.data[index])
-        rows, cols = np.nonzero(current != labels)
-        if len(rows):
-            full = []
-            for dim in range(self.layer.ndim):
-                if dim == self.axes.spatial[0]:
-                    full.append(rows)
-                elif dim == self.axes.spatial[1]:
-                    full.append(cols)
-                else:
-                    full.append(np.full(len(rows), index[dim]))
-            self.layer.data_setitem(tuple(full), labels[rows, cols], refresh=refresh)
-        with self._lock:
-            if self._pending.get(frame) is labels:
-                del self._pending[frame]
 
 
 def changed_prompts(wanted: dict, synced: dict) -> list:

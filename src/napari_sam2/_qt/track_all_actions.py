@@ -73,6 +73,9 @@ class TrackAllActions:
         self._runs.append(PropagationRun.start(self.session))
         self._track_run = self._runs[-1]
         self._done, self._total, self._table_time = 0, total, time.monotonic()
+        # before _on_finished closes the undo step: frames a cancel kept from the GUI (gap closing
+        # relabels every frame of a join at once, then hands them over one by one)
+        worker.finished.connect(lambda: self.sink.flush(self._on_screen))
         self._run(worker, f"tracking all cells from frame {frame}")
         worker.finished.connect(lambda: self._track_all_finished(engine, worker))  # after _on_finished
         self.progress.emit(0, total)
