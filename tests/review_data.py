@@ -41,3 +41,30 @@ def synthetic_track_result(path):
     array[:] = labels
     write_lineage(array, lineage)
     return labels, lineage
+
+
+def jumped_track(n_frames, fix_frame, obj, shape, n_cells, half, free_from=0):
+    """A synthetic time-lapse whose track ``obj`` jumps to an empty spot from ``fix_frame`` on.
+
+    The spot is a ``2 * half`` square in the middle of the pixels that are
+    background on every frame from ``free_from`` on. Returns (image, truth, labels).
+    """
+    from napari_sam2.core.synthetic import synthetic_timelapse
+
+    image, truth = synthetic_timelapse(n_frames=n_frames, shape=shape, n_cells=n_cells, seed=3,
+                                       divisions=False)
+    labels = truth.copy()
+    labels[fix_frame:][labels[fix_frame:] == obj] = 0
+    free = np.argwhere((labels[free_from:] == 0).all(0))
+    r, c = free[len(free) // 2]
+    patch = labels[fix_frame:, r - half:r + half, c - half:c + half]
+    patch[patch == 0] = obj
+    return image, truth, labels
+
+
+def inside(mask):
+    """The pixel of ``mask`` farthest from its edge, (row, col): where a user clicks."""
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(mask)
+    return np.unravel_index(depth.argmax(), depth.shape)

@@ -7,6 +7,7 @@ from napari_sam2._napari.review import LINEAGE_METADATA
 from napari_sam2._napari.review_fix import FIX_POINTS, fix_model_name
 from napari_sam2._qt.review_widget import ReviewWidget
 from napari_sam2.core.lineage import Lineage
+from review_data import inside, jumped_track
 
 N_FRAMES, FIX_FRAME, OBJ = 6, 2, 2
 
@@ -14,16 +15,7 @@ N_FRAMES, FIX_FRAME, OBJ = 6, 2, 2
 @pytest.fixture(scope="module")
 def broken_track():
     """A synthetic time-lapse whose track 2 jumps to an empty spot from frame 2 on, with its lineage."""
-    from napari_sam2.core.synthetic import synthetic_timelapse
-
-    image, truth = synthetic_timelapse(n_frames=N_FRAMES, shape=(96, 96), n_cells=3, seed=3,
-                                       divisions=False)
-    labels = truth.copy()
-    labels[FIX_FRAME:][labels[FIX_FRAME:] == OBJ] = 0
-    free = np.argwhere((labels == 0).all(0))
-    r, c = free[len(free) // 2]
-    patch = labels[FIX_FRAME:, r - 3:r + 3, c - 3:c + 3]
-    patch[patch == 0] = OBJ
+    image, truth, labels = jumped_track(N_FRAMES, FIX_FRAME, OBJ, (96, 96), n_cells=3, half=3)
     lineage = Lineage()
     for obj in (1, 2, 3):
         lineage.add(obj, 0, N_FRAMES - 1)
@@ -39,13 +31,6 @@ def _dock(viewer, image, labels, lineage):
     return widget, layer
 
 
-def _inside(mask):
-    from scipy import ndimage
-
-    depth = ndimage.distance_transform_edt(mask)
-    return np.unravel_index(depth.argmax(), depth.shape)
-
-
 def test_a_click_and_retrack_fix_that_track_only_in_one_undo_step(make_napari_viewer, qtbot, broken_track):
     from copy import deepcopy
 
@@ -58,7 +43,7 @@ def test_a_click_and_retrack_fix_that_track_only_in_one_undo_step(make_napari_vi
     assert viewer.dims.current_step[0] == FIX_FRAME
     points = row.start_fix()
     assert points.name == FIX_POINTS and viewer.layers[-1] is points and points.mode == "add"
-    points.add([FIX_FRAME, *_inside(truth[FIX_FRAME] == OBJ)])
+    points.add([FIX_FRAME, *inside(truth[FIX_FRAME] == OBJ)])
     assert points.features["positive"].tolist() == [True]
     worker = row.retrack()
     assert worker is not None and not widget.delete_button.isEnabled()
@@ -111,7 +96,7 @@ def test_cancel_keeps_the_frames_done_as_one_undo_step(make_napari_viewer, qtbot
     row = widget.fix_row
     row._model, row._model_of = SlowTracker(), fix_model_name(layer)  # the dock's cached model
     widget.table.selectRow(0)
-    row.start_fix().add([FIX_FRAME, *_inside(truth[FIX_FRAME] == OBJ)])
+    row.start_fix().add([FIX_FRAME, *inside(truth[FIX_FRAME] == OBJ)])
     row.retrack()
     qtbot.waitUntil(lambda: "frame 2 (1 of 4)" in widget.status.text(), timeout=30_000)
     row.cancel()

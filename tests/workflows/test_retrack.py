@@ -5,6 +5,7 @@ import pytest
 
 from napari_sam2.core.errors import InputError
 from napari_sam2.workflows.retrack import fixed_frame, retrack_object
+from review_data import inside, jumped_track
 
 N_FRAMES, FIX_FRAME, OBJ = 8, 3, 2
 
@@ -12,25 +13,7 @@ N_FRAMES, FIX_FRAME, OBJ = 8, 3, 2
 @pytest.fixture(scope="module")
 def corrupted():
     """A synthetic time-lapse whose track 2 jumps to an empty spot from frame 3 on."""
-    from napari_sam2.core.synthetic import synthetic_timelapse
-
-    image, truth = synthetic_timelapse(n_frames=N_FRAMES, shape=(128, 128), n_cells=4, seed=3,
-                                       divisions=False)
-    labels = truth.copy()
-    labels[FIX_FRAME:][labels[FIX_FRAME:] == OBJ] = 0
-    free = np.argwhere((labels[FIX_FRAME:] == 0).all(0))
-    r, c = free[len(free) // 2]
-    for t in range(FIX_FRAME, N_FRAMES):
-        patch = labels[t, r - 4:r + 4, c - 4:c + 4]
-        patch[patch == 0] = OBJ
-    return image, truth, labels
-
-
-def _inside(mask):
-    from scipy import ndimage
-
-    depth = ndimage.distance_transform_edt(mask)
-    return np.unravel_index(depth.argmax(), depth.shape)
+    return jumped_track(N_FRAMES, FIX_FRAME, OBJ, (128, 128), n_cells=4, half=4, free_from=FIX_FRAME)
 
 
 def _iou(a, b):
@@ -42,7 +25,7 @@ def test_a_click_inside_the_true_cell_recovers_the_track_and_leaves_the_others(c
 
     image, truth, labels = corrupted
     assert _iou(labels[FIX_FRAME] == OBJ, truth[FIX_FRAME] == OBJ) == 0  # the broken track
-    steps = list(retrack_object(image, labels, OBJ, FIX_FRAME, [_inside(truth[FIX_FRAME] == OBJ)],
+    steps = list(retrack_object(image, labels, OBJ, FIX_FRAME, [inside(truth[FIX_FRAME] == OBJ)],
                                 model=load_model("demo")))
     assert [s.frame for s in steps] == list(range(FIX_FRAME, N_FRAMES))
     assert all(s.computed and s.present for s in steps)
