@@ -67,20 +67,28 @@ def test_seeds_from_labels_keep_their_ids(movie, tmp_path):
     assert first == set(np.unique(truth[0])[1:].tolist())
 
 
-def test_an_unfinished_run_is_refused_then_restarted_by_resume(movie, tmp_path, monkeypatch, capsys):
+def interrupt_after_frame(monkeypatch, frame):
+    """Make ``TrackAll.run`` raise Ctrl+C after yielding ``frame``; returns the original ``run``."""
     from napari_sam2.core.track_all import TrackAll
 
-    folder, _ = movie
-    out = tmp_path / "cut.zarr"
     original = TrackAll.run
 
     def cut(self, *args, **kwargs):
         for step in original(self, *args, **kwargs):
             yield step
-            if step.frame == 2:
+            if step.frame == frame:
                 raise KeyboardInterrupt
 
     monkeypatch.setattr(TrackAll, "run", cut)
+    return original
+
+
+def test_an_unfinished_run_is_refused_then_restarted_by_resume(movie, tmp_path, monkeypatch, capsys):
+    from napari_sam2.core.track_all import TrackAll
+
+    folder, _ = movie
+    out = tmp_path / "cut.zarr"
+    original = interrupt_after_frame(monkeypatch, 2)
     assert track(folder / "movie.tif", "--out", out) == 130
     assert "--resume" in capsys.readouterr().err
     monkeypatch.setattr(TrackAll, "run", original)
@@ -180,15 +188,7 @@ def test_max_gap_is_recorded_and_a_run_saved_without_it_still_resumes(movie, tmp
 
     folder, truth = movie
     out = tmp_path / "gap.zarr"
-    original = TrackAll.run
-
-    def cut(self, *args, **kwargs):
-        for step in original(self, *args, **kwargs):
-            yield step
-            if step.frame == 2:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrackAll, "run", cut)
+    original = interrupt_after_frame(monkeypatch, 2)
     assert track(folder / "movie.tif", "--out", out, "--seeds", folder / "seeds.tif") == 130
     monkeypatch.setattr(TrackAll, "run", original)
     journal = tmp_path / "gap.zarr.sam2-run" / "journal.json"
