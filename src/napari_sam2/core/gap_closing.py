@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .lineage import Flag, Lineage
+from .track_checks import at_border
 
 __all__ = ["Join", "find_gaps", "close_gaps", "GAP_SEVERITY"]
 
@@ -99,10 +100,6 @@ def _mask(frame: np.ndarray, box, track_id: int) -> _Mask:
     return _Mask(box, crop, centroid, float(np.sqrt(crop.sum() / np.pi)))
 
 
-def _at_border(box, shape, border: int) -> bool:
-    return any(s.start <= border or s.stop >= size - border for s, size in zip(box, shape, strict=True))
-
-
 def _masks(frames: _Frames, wanted: dict[int, list[int]], border: int | None) -> dict[int, _Mask]:
     """``{track: its mask}`` on the frames of ``wanted`` ``{frame: [track ids]}``; None at the border."""
     from scipy import ndimage
@@ -113,7 +110,7 @@ def _masks(frames: _Frames, wanted: dict[int, list[int]], border: int | None) ->
         boxes = ndimage.find_objects(frame)
         for i in ids:
             box = boxes[i - 1] if i <= len(boxes) else None
-            if box is None or (border is not None and _at_border(box, frame.shape, border)):
+            if box is None or (border is not None and at_border(box, frame.shape, border)):
                 continue
             out[i] = _mask(frame, box, i)
     return out

@@ -17,7 +17,7 @@ from .lineage import Lineage
 from .records import FrameResult
 from .seeds import SeedParams
 
-__all__ = ["TrackParams", "FrameChecks", "Outcome"]
+__all__ = ["TrackParams", "FrameChecks", "Outcome", "at_border"]
 
 
 @dataclass(frozen=True)
@@ -233,8 +233,12 @@ class FrameChecks:
                           f"tracked on {length} frame(s) only, from frame {track.start}")
 
     def _at_border(self, box) -> bool:
-        b = self.params.border
-        return any(s.start <= b or s.stop >= size - b for s, size in zip(box, self.shape, strict=True))
+        return at_border(box, self.shape, self.params.border)
+
+
+def at_border(box, shape, border: int) -> bool:
+    """Whether the bounding slices ``box`` come within ``border`` pixels of the frame's edge."""
+    return any(s.start <= border or s.stop >= size - border for s, size in zip(box, shape, strict=True))
 
 
 def _union(a, b):
