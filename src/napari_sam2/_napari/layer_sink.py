@@ -56,8 +56,8 @@ class LayerSink:
         with self._lock:
             self._pending[frame] = labels
 
-    def apply(self, frame: int, labels: np.ndarray, refresh: bool = True) -> None:
-        """Write a frame into the layer, recording undo history (GUI thread only).
+    def apply(self, frame: int, labels: np.ndarray, refresh: bool = True) -> int:
+        """Write a frame into the layer, recording undo history (GUI thread only); returns the pixels changed.
 
         ``refresh=False`` skips redrawing the canvas and the layer thumbnail (for a frame
         not on screen: napari shows it from the data when the slider gets there).
@@ -78,6 +78,7 @@ class LayerSink:
         with self._lock:
             if self._pending.get(frame) is labels:
                 del self._pending[frame]
+        return len(rows)
 
     def flush(self, on_screen=lambda frame: True) -> list[int]:
         """Apply every pending frame (GUI thread); returns their indices.

@@ -15,6 +15,8 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..workflows.retrack import RetrackStep, retrack_object
+from .layer_sink import LayerSink
+from .layers import StackAxes
 
 __all__ = ["FIX_POINTS", "TrackFix", "fix_points", "fix_images", "load_fix_model"]
 
@@ -93,6 +95,8 @@ class TrackFix:
                              f"daughters {self.daughters} instead")
         self.present: dict[int, bool] = {}
         self.changed = 0
+        layer = review.layer  # (t, y, x) labels: written as the main widget writes its own
+        self._sink = LayerSink(layer, StackAxes(0, (1, 2)), review.n_frames, layer.data.shape[1:])
         self._history: ExitStack | None = None
 
     def steps(self, image, points, point_labels, model, **source):
@@ -112,13 +116,7 @@ class TrackFix:
 
     def apply(self, step: RetrackStep, refresh: bool = True) -> None:
         """Write one frame into the layer (GUI thread); ``refresh=False`` for a frame not on screen."""
-        layer = self.review.layer
-        current = np.asarray(layer.data[step.frame])
-        where = np.nonzero(current != step.labels)
-        if where[0].size:
-            layer.data_setitem((np.full(where[0].size, step.frame),) + where, step.labels[where],
-                               refresh=refresh)
-            self.changed += where[0].size
+        self.changed += self._sink.apply(step.frame, step.labels, refresh=refresh)
         self.present[step.frame] = step.present
 
     def finish(self, cancelled: bool = False) -> str:
