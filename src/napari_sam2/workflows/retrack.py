@@ -62,22 +62,6 @@ def fixed_frame(old: np.ndarray, mask: np.ndarray, obj_id: int) -> np.ndarray:
     return labels
 
 
-class _ScratchSink:
-    """A sink that keeps nothing: the one-object session's labels are only its mask."""
-
-    array = None
-
-    def __init__(self, n_frames: int, frame_shape: tuple[int, int]):
-        self.shape = (n_frames, *frame_shape)
-        self._empty = np.zeros(frame_shape, np.uint16)
-
-    def read(self, frame: int) -> np.ndarray:
-        return self._empty
-
-    def write(self, frame: int, labels: np.ndarray) -> None:
-        pass
-
-
 def _check(source: FrameSource, labels, obj_id, frame, points, point_labels, last_frame):
     """Every check of :func:`retrack_object`, before the model is loaded; returns the prompt."""
     n_frames, frame_shape = source.n_frames, source.frame_shape
@@ -176,8 +160,9 @@ def _tracker(model, device):
 
 def _steps(source, labels, obj_id, frame, last, prompt, model, lost_after, device):
     from ..core.session import Session
+    from ..core.volume_views import DiscardSink  # the one-object session's labels are only its mask
 
-    session = Session(source, _tracker(model, device), _ScratchSink(source.n_frames, source.frame_shape))
+    session = Session(source, _tracker(model, device), DiscardSink(source.n_frames, source.frame_shape))
     results = [session.set_prompt(obj_id, frame, prompt)]
     propagation = session.propagate("forward") if last > frame else iter(())
     absent, t = 0, frame
