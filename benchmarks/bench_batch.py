@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,14 +59,10 @@ def write_stacks(folder: Path, stacks: int, frames: int, size: int) -> Path:
 
 def peak_rss_mb() -> float:
     """Peak RSS in MB: ``VmHWM`` (reset by ``exec``, unlike ``ru_maxrss``), else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from bench_engine import _peak_rss_mb, _vm_hwm_mb
+
+    hwm = _vm_hwm_mb()
+    return _peak_rss_mb() if hwm is None else hwm
 
 
 def on_cluster(manifest: Path, out: Path, workers: int, model: str) -> dict:
