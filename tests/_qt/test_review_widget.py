@@ -81,3 +81,21 @@ def test_a_folder_without_lineage_is_a_notification_not_a_traceback(make_napari_
     widget, layer = _open(viewer, tmp_path / "plain.zarr")
     assert layer is None and len(viewer.layers) == 0
     assert len(messages) == 1 and "no lineage" in messages[0]
+
+
+def test_ctrl_z_on_a_delete_brings_the_track_back_in_the_list_and_in_the_saved_lineage(make_napari_viewer,
+                                                                                       tmp_path):
+    path = tmp_path / "tracks.zarr"
+    synthetic_track_result(path)
+    viewer = make_napari_viewer()
+    widget, layer = _open(viewer, path)
+    _select(widget, 4)
+    widget.delete_selected()
+    assert [r.track_id for r in widget._rows] == [1, 2, 3]
+    viewer.layers.selection.active = layer
+    layer.undo()  # what Ctrl+Z on the labels layer does
+    assert (np.asarray(layer.data[:]) == 4).any()
+    assert [r.track_id for r in widget._rows] == [1, 2, 3, 4]
+    assert "undone: delete of track 4" in widget.status.text()
+    widget.save()
+    assert 4 in read_track_result(path)[1].tracks

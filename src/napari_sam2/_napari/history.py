@@ -15,10 +15,50 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["PropagationRun"]
+__all__ = ["PropagationRun", "UndoSample"]
 
 #: pixels of the undo step compared with the layer to tell whether the run was undone
 SAMPLE = 64
+
+
+@dataclass(frozen=True)
+class UndoSample:
+    """A few pixels of one undo step of a Labels layer: where, the labels before it and after it.
+
+    Build it from napari's history item (:meth:`from_item`); :meth:`state`
+    then tells whether the layer shows the step done or undone (Ctrl+Z),
+    reading only those pixels' bounding box (numpy, zarr or dask data).
+    """
+
+    indices: tuple
+    old: np.ndarray
+    new: np.ndarray
+
+    @classmethod
+    def from_item(cls, item) -> UndoSample | None:
+        """The sample of a committed history item (a list of atoms); None for a step that changed nothing."""
+        for atom in item or ():
+            if isinstance(atom, tuple) and len(atom) == 3 and len(atom[0]) and atom[0][0].size:
+                indices, old, new = atom
+                pick = tuple(np.asarray(ix)[:SAMPLE] for ix in indices)
+                new = np.broadcast_to(np.asarray(new), np.asarray(old).shape)[:SAMPLE]
+                return cls(pick, np.asarray(old)[:SAMPLE].copy(), np.array(new))
+        return None
+
+    def state(self, layer) -> str | None:
+        """``"undone"`` when the layer shows the labels from before the step, ``"done"`` when it shows
+        the step's labels, None when neither (painted over since)."""
+        key, inside = [], []  # read the pixels' bounding box with basic indexing (zarr, dask too)
+        for ix in self.indices:
+            low = int(ix.min())
+            key.append(low if ix.max() == low else slice(low, int(ix.max()) + 1))
+            if ix.max() != low:
+                inside.append(ix - low)
+        block = np.asarray(layer.data[tuple(key)])
+        now = block[tuple(inside)] if inside else np.broadcast_to(block, self.old.shape)
+        if np.array_equal(now, self.new):
+            return "done"
+        return "undone" if np.array_equal(now, self.old) else None
 
 
 @dataclass
@@ -33,7 +73,7 @@ class PropagationRun:
 
     before: dict[int, tuple]
     frames: dict[int, set[int]] = field(default_factory=dict)
-    sample: tuple | None = None  # (indices, labels before the run, labels after it)
+    sample: UndoSample | None = None  # a few pixels of the run's undo step
 
     @classmethod
     def start(cls, session) -> PropagationRun:
@@ -50,28 +90,11 @@ class PropagationRun:
 
         A run that changed no pixel has no undo step (``item`` None or empty).
         """
-        for atom in item or ():
-            if isinstance(atom, tuple) and len(atom) == 3 and len(atom[0]) and atom[0][0].size:
-                indices, old, new = atom
-                pick = tuple(np.asarray(ix)[:SAMPLE] for ix in indices)
-                new = np.broadcast_to(np.asarray(new), np.asarray(old).shape)[:SAMPLE]
-                self.sample = (pick, np.asarray(old)[:SAMPLE].copy(), np.array(new))
-                return
+        self.sample = UndoSample.from_item(item)
 
     def undone(self, layer) -> bool:
         """True when the layer shows the labels from before the run at the sampled pixels."""
-        if self.sample is None:
-            return False
-        indices, old, new = self.sample
-        key, inside = [], []  # read the pixels' bounding box with basic indexing (zarr, dask too)
-        for ix in indices:
-            low = int(ix.min())
-            key.append(low if ix.max() == low else slice(low, int(ix.max()) + 1))
-            if ix.max() != low:
-                inside.append(ix - low)
-        block = np.asarray(layer.data[tuple(key)])
-        now = block[tuple(inside)] if inside else np.broadcast_to(block, old.shape)
-        return bool(np.array_equal(now, old) and not np.array_equal(now, new))
+        return self.sample is not None and self.sample.state(layer) == "undone"
 
     def mark_not_done(self, session) -> int:
         """Count the run's frames as not computed in ``session``; returns how many frames that makes.

@@ -19,6 +19,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.lineage import FLAG_KINDS, Flag, Lineage
 from ..core.track_exports import LINEAGE_ATTRS, read_lineage, write_lineage
+from .review_edits import ReviewEdits
 
 __all__ = ["LINEAGE_METADATA", "Review", "ReviewRow", "read_track_result"]
 
@@ -85,6 +86,8 @@ class Review:
         layer.metadata[LINEAGE_METADATA] = lineage
         # the highest id seen: a new track never takes the id of one deleted in this review
         self._highest = max(lineage.tracks, default=0)
+        #: the edits that changed the labels, so that Ctrl+Z on them puts their lineage back too
+        self.edits = ReviewEdits(layer, lineage)
 
     @property
     def n_frames(self) -> int:
@@ -138,8 +141,9 @@ class Review:
         """
         track = self.lineage.tracks.get(int(track_id))
         frames = range(track.start, track.end + 1) if track is not None else range(self.n_frames)
-        cleared = self._relabel(track_id, 0, frames)
-        self.lineage.remove(int(track_id))
+        with self.edits.record(f"delete of track {track_id}"):
+            cleared = self._relabel(track_id, 0, frames)
+            self.lineage.remove(int(track_id))
         self._highest = max(self._highest, int(track_id))
         return cleared
 
@@ -168,31 +172,40 @@ class Review:
             if d != parent and track is not None and track.start < frame:
                 raise InputError(f"track {d} starts on frame {track.start}, before the division on "
                                  f"{frame}: it cannot be a daughter")
-        result = []
-        for d in daughters:
-            if d == parent:
-                new = self._highest = max(self._highest, *self.lineage.tracks, *daughters) + 1
-                self._relabel(parent, new, range(frame, mother.end + 1))
-                self.lineage.tracks[new] = type(mother)(new, frame, mother.end, parent)
-                self.lineage.flags = [f if f.track_id != parent or f.frame < frame else
-                                      Flag(new, f.frame, f.kind, f.severity, f.message)
-                                      for f in self.lineage.flags]
-                d = new
-            elif d in self.lineage.tracks:
-                self.lineage.tracks[d].parent = parent
-            else:
-                self.lineage.add(d, frame, self._last_frame(d, frame), parent=parent)
-            result.append(d)
-        mother.end = frame - 1
-        return tuple(result)
+        with self.edits.record(f"division of track {parent} on frame {frame}"):
+            result = []
+            for d in daughters:
+                if d == parent:
+                    new = self._highest = max(self._highest, *self.lineage.tracks, *daughters) + 1
+                    self._relabel(parent, new, range(frame, mother.end + 1))
+                    self.lineage.tracks[new] = type(mother)(new, frame, mother.end, parent)
+                    self.lineage.flags = [f if f.track_id != parent or f.frame < frame else
+                                          Flag(new, f.frame, f.kind, f.severity, f.message)
+                                          for f in self.lineage.flags]
+                    d = new
+                elif d in self.lineage.tracks:
+                    self.lineage.tracks[d].parent = parent
+                else:
+                    self.lineage.add(d, frame, self._last_frame(d, frame), parent=parent)
+                result.append(d)
+            mother.end = frame - 1
+            return tuple(result)
 
     def save(self, path=None) -> Path:
-        """Write the lineage and review state to the zarr store (default: where the layer came from)."""
+        """Write the lineage and review state to the zarr store (default: where the layer came from).
+
+        The lineage is first brought in step with the labels (:meth:`sync`).
+        """
         path = path or self.layer.metadata.get(SOURCE_METADATA)
         if path is None:
             raise InputError("these labels were not read from a track result: nowhere to save the review")
+        self.sync()
         write_lineage(_label_store(path)[1], self.lineage)
         return Path(path)
+
+    def sync(self) -> list[str]:
+        """Undo (or redo) in the lineage the edits whose labels Ctrl+Z undid (redid); returns what changed."""
+        return self.edits.sync()
 
     # ------------------------------------------------------------ helpers
     def _track(self, track_id: int):

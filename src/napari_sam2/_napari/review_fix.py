@@ -125,11 +125,16 @@ class TrackFix:
         The track's end is its last frame with a mask (its old end when a
         cancel left later frames as they were); its flags from the fix frame
         on are dropped. A track left without any pixel leaves the lineage.
+        Ctrl+Z on the labels undoes the lineage's change too (:meth:`Review.sync`).
         """
-        if self._history is not None:
-            self._history.close()
-            self._history = None
-        self.review.layer.refresh()
+        with self.review.edits.record(f"re-track of track {self.track_id} from frame {self.frame}"):
+            if self._history is not None:
+                self._history.close()
+                self._history = None
+            self.review.layer.refresh()
+            return self._update_lineage(cancelled)
+
+    def _update_lineage(self, cancelled: bool) -> str:
         lineage, tid = self.review.lineage, self.track_id
         track = lineage.tracks[tid]
         if not self.present:
@@ -147,7 +152,7 @@ class TrackFix:
             return f"track {tid} has no pixels left from frame {self.frame} on: removed"
         track.start, track.end, track.reviewed = start, end, True
         said = [f"track {tid} re-tracked on frames {self.frame}-{done} ({self.changed} pixels "
-                "changed; Ctrl+Z on the labels undoes it)"]
+                "changed; Ctrl+Z on the labels undoes it, lineage included)"]
         if cancelled and done < self.last:
             said.append(f"cancelled: frames after {done} keep their old labels")
         elif present and max(present) < done:

@@ -136,10 +136,14 @@ class ReviewWidget(QWidget):
     def show_layer(self, layer) -> None:
         """Review ``layer`` (its metadata holds the lineage)."""
         try:
-            self.review = Review(layer)
+            review = Review(layer)
         except InputError as err:
             notify(err)
             return
+        if self.review is not None:
+            self.review.layer.events.set_data.disconnect(self._on_labels_set)
+        self.review = review
+        layer.events.set_data.connect(self._on_labels_set)  # Ctrl+Z / Ctrl+Shift+Z on the labels
         self._fill()
         self.fix_row.refresh_images()
 
@@ -176,6 +180,13 @@ class ReviewWidget(QWidget):
             done = sum(t.reviewed for t in tracks.values())
             self.status.setText(f"{len(self._rows)} flags to review; {done} of {len(tracks)} "
                                 "tracks reviewed")
+
+    def _on_labels_set(self, event=None) -> None:
+        """After an undo or redo of the labels: the lineage follows, and the list with it."""
+        said = self.review.sync() if self.review is not None else []
+        if said:
+            self._fill()
+            self.status.setText("; ".join(said) + " (lineage too)")
 
     def refill(self) -> None:
         """Refill the list and the status from the review (after a fix)."""
