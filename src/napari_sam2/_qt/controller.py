@@ -41,8 +41,9 @@ from .worker_runs import WorkerRuns
 
 __all__ = ["Sam2Controller"]
 
-#: seconds between two refreshes of the object table, and of the progress bar, during a propagation
-TABLE_EVERY, PROGRESS_EVERY = 0.5, 0.25
+#: seconds between two refreshes of the progress bar and the object table during a propagation: both
+#: in one go, so that Qt composes the window (OpenGL canvas included) once for the two
+REFRESH_EVERY = 0.5
 
 
 class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions, VolumeActions):
@@ -78,7 +79,7 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
         self._colormap = None  # the labels layer's own colormap, while some objects are hidden
         self.settings: dict = {}  # what start() was given (saved with a session)
         self._runs: list[PropagationRun] = []  # propagations whose undo is watched
-        self._table_time = self._progress_time = 0.0
+        self._table_time = 0.0
         self._output_lock = None
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.dims.events.current_step.connect(self._on_step)
@@ -262,15 +263,13 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
             notify(str(result))
             return
         self.sink.apply(result.frame, result.labels, refresh=self._on_screen(result.frame))
-        if self._history is not None:  # a propagation: progress per frame, the table every TABLE_EVERY s
+        if self._history is not None:  # a propagation: progress and table every REFRESH_EVERY s
             self._runs[-1].add(result)
             self._done += 1
-            now = time.monotonic()  # each widget change recomposes the window: a few a second
-            if now - self._progress_time >= PROGRESS_EVERY or self._done == self._total:
-                self._progress_time = now
-                self.progress.emit(self._done, self._total)
-            if now - self._table_time >= TABLE_EVERY:
+            now = time.monotonic()  # each widget change recomposes the window: twice a second
+            if now - self._table_time >= REFRESH_EVERY or self._done == self._total:
                 self._table_time = now
+                self.progress.emit(self._done, self._total)
                 self.objects_changed.emit()
 
     def _show_warning(self, warning_args) -> None:

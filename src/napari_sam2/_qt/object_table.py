@@ -45,14 +45,18 @@ def fill_table(table, rows: list[dict], presence_strip) -> None:
         for col, item in enumerate((id_item, QTableWidgetItem(row["name"]), QTableWidgetItem(span),
                                     QTableWidgetItem(presence))):
             table.setItem(n, col, item)
-        table.setCellWidget(n, 4, _strip_label(strip, row["color"]))
+        label = table.cellWidget(n, 4)  # a new cell widget is laid out and painted in a second pass
+        if isinstance(label, QLabel):
+            _draw_strip(label, strip, row["color"])
+        else:
+            table.setCellWidget(n, 4, _draw_strip(QLabel(), strip, row["color"]))
     table._shown_rows = now
     table.blockSignals(False)
 
 
-def _strip_label(presence: np.ndarray, color) -> QLabel:
-    """A small picture of an object's presence over frames: its colour where present,
-    dark where absent, light grey where not computed yet."""
+def _draw_strip(label: QLabel, presence: np.ndarray, color) -> QLabel:
+    """Draw on ``label`` a small picture of an object's presence over frames: its colour where
+    present, dark where absent, light grey where not computed yet; returns the label."""
     rgb = np.empty((len(presence), 3), np.uint8)
     rgb[:] = (220, 220, 220)
     done = ~np.isnan(presence)
@@ -62,7 +66,6 @@ def _strip_label(presence: np.ndarray, color) -> QLabel:
     strip = np.ascontiguousarray(np.repeat(rgb[None], 10, axis=0))
     image = QImage(strip.data, strip.shape[1], strip.shape[0], 3 * strip.shape[1],
                    QImage.Format.Format_RGB888).copy()
-    label = QLabel()
     label.setPixmap(QPixmap.fromImage(image).scaled(STRIP_WIDTH, 10))
     label.setToolTip(f"present on {int(present.sum())} of {len(presence)} frames")
     return label

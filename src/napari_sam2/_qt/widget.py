@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -300,12 +300,21 @@ class Sam2Widget(QWidget):
         repaints a second recompose the whole OpenGL window, which with
         software OpenGL took seconds of CPU from a model load.
         """
+        if self.updatesEnabled():  # the table refresh that follows is painted with the bar, in one go
+            self.setUpdatesEnabled(False)  # (QProgressBar.setValue repaints at once, the window with it)
+            QTimer.singleShot(0, self._end_progress_hold)
         text = "%v / %m frames" if total else "working..."
         if self.progress_bar.maximum() != max(total, 1) or self.progress_bar.format() != text:
             self.progress_bar.setRange(0, max(total, 1))
             self.progress_bar.setFormat(text)
         self.progress_bar.setValue(done if total else 0)
         self.progress_bar.setVisible(True)
+
+    def _end_progress_hold(self) -> None:
+        try:
+            self.setUpdatesEnabled(True)
+        except RuntimeError:  # the widget is gone
+            pass
 
     def _show_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
