@@ -63,6 +63,7 @@ def test_progress_bar_and_live_object_table_during_a_propagation(make_napari_vie
     slow(tracker, 0.08)
     refreshes, seen = [], []
     controller.objects_changed.connect(lambda: refreshes.append(time.monotonic()))
+    strip = widget.table.cellWidget(0, 4)
     worker = widget.propagate()
     assert not widget.progress_bar.isHidden() and widget.progress_bar.maximum() == 29
     qtbot.waitUntil(lambda: widget.progress_bar.value() >= 10, timeout=20_000)
@@ -74,6 +75,9 @@ def test_progress_bar_and_live_object_table_during_a_propagation(make_napari_vie
     duration = refreshes[-1] - refreshes[0]
     assert len(refreshes) <= duration / 0.5 + 3  # throttled, not once per frame (29 frames)
     assert "29 frame(s) computed" in widget.hint.text()
+    # the presence strip is redrawn in place (a new cell widget costs a second window composition),
+    # and the hold on repaints over each progress tick has ended
+    assert widget.table.cellWidget(0, 4) is strip and widget.updatesEnabled()
 
 
 def test_ctrl_z_with_the_points_layer_active_undoes_a_run_and_propagate_redoes_its_frames(
