@@ -5,7 +5,13 @@ import pytest
 from napari.layers import Labels, Points
 
 from doubles import DiskTracker
-from napari_sam2._napari.review import LINEAGE_METADATA, SOURCE_METADATA, Review, read_track_result
+from napari_sam2._napari.review import (
+    LINEAGE_METADATA,
+    MODEL_METADATA,
+    SOURCE_METADATA,
+    Review,
+    read_track_result,
+)
 from napari_sam2._napari.review_fix import TrackFix, fix_model_name, fix_points
 from napari_sam2.core.errors import InputError
 from review_data import N_FRAMES, SHAPE, synthetic_track_result
@@ -84,3 +90,5 @@ def test_fix_points_are_the_clicks_on_the_frame_in_label_pixels(review):
     np.testing.assert_allclose(pixels, [[10, 20], [30, 40]])
     assert labels.tolist() == [1, 0]
     assert fix_model_name(review.layer)[0] == "demo"  # the store names no model: the bundled one
+    review.layer.metadata[MODEL_METADATA] = {"model": "random:tiny", "preset": "accurate"}  # Track all's
+    assert fix_model_name(review.layer) == ("random:tiny", "accurate")

@@ -56,6 +56,7 @@ def test_track_all_from_a_labels_layer_fills_every_frame_with_one_undo_step(make
     controller.undo()  # the whole run is one step; its tracks and lineage go with it
     assert not np.asarray(controller.labels_layer.data).any()
     assert not controller.session.objects and LINEAGE_KEY not in controller.labels_layer.metadata
+    assert "napari_sam2_model" not in controller.labels_layer.metadata
     assert "tracks" not in viewer.layers
     worker = row.track_all()  # and Track all can run again
     assert worker is not None
@@ -103,6 +104,8 @@ def test_track_all_refuses_a_session_with_objects(make_napari_viewer, movie, qtb
 
 
 def test_an_open_review_dock_picks_up_the_tracks_of_track_all(make_napari_viewer, movie, qtbot):
+    from napari_sam2._napari.review import MODEL_METADATA
+    from napari_sam2._napari.review_fix import fix_model_name
     from napari_sam2._qt.review_widget import ReviewWidget
 
     data, truth = movie
@@ -118,6 +121,10 @@ def test_an_open_review_dock_picks_up_the_tracks_of_track_all(make_napari_viewer
     assert review.review is not None and review.review.layer is controller.labels_layer
     assert review.table.rowCount() == len(lineage.flags)
     assert f"0 of {len(lineage.tracks)} tracks reviewed" in review.status.text()
+    # a fix from the review re-tracks with the model of the run, not the fallback
+    source = controller.labels_layer.metadata[MODEL_METADATA]
+    assert source == {"model": "demo", "preset": "fast"} == controller.model_source
+    assert fix_model_name(controller.labels_layer) == ("demo", "fast")
 
 
 def test_frames_relabelled_by_gap_closing_reach_the_layer(make_napari_viewer, movie, qtbot, monkeypatch):

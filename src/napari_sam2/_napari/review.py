@@ -21,12 +21,16 @@ from ..core.lineage import FLAG_KINDS, Flag, Lineage
 from ..core.track_exports import LINEAGE_ATTRS, read_lineage, write_lineage
 from .review_edits import ReviewEdits
 
-__all__ = ["LINEAGE_METADATA", "Review", "ReviewRow", "read_track_result"]
+__all__ = ["LINEAGE_METADATA", "MODEL_METADATA", "SOURCE_METADATA", "Review", "ReviewRow",
+           "read_track_result"]
 
 #: the key of a Labels layer's ``metadata`` holding its Lineage (or its dict)
 LINEAGE_METADATA = "napari_sam2_lineage"
 #: the key of a Labels layer's ``metadata`` holding the zarr store it was read from
 SOURCE_METADATA = "napari_sam2_source"
+#: the key of a Labels layer's ``metadata`` naming the model that made it (``{"model", "preset"}``:
+#: a Track all in the widget; a store names its own in its attributes)
+MODEL_METADATA = "napari_sam2_model"
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,18 @@ def fix_images(layers, labels_layer) -> list:
 
 
 def fix_model_name(labels_layer) -> tuple[str, str]:
-    """``(model, preset)`` of the run that made the labels (its store's metadata), else the demo's."""
+    """``(model, preset)`` of the run that made the labels, else the demo's.
+
+    The run is named by the layer's metadata (a Track all in the widget) or by
+    the attributes of the store the labels were read from (``napari-sam2 track``).
+    """
     from ..core.label_store import read_label_metadata
     from ..core.models import DEFAULT_PRESET
-    from .review import SOURCE_METADATA
+    from .review import MODEL_METADATA, SOURCE_METADATA
 
     source = labels_layer.metadata.get(SOURCE_METADATA)
-    parameters = ((read_label_metadata(source) or {}).get("parameters") or {}) if source else {}
+    parameters = labels_layer.metadata.get(MODEL_METADATA) or (
+        ((read_label_metadata(source) or {}).get("parameters") or {}) if source else {})
     return str(parameters.get("model") or "demo"), str(parameters.get("preset") or DEFAULT_PRESET)
 
 

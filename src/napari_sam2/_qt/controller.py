@@ -65,6 +65,9 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
     def __init__(self, viewer):
         self.viewer = viewer
         self.session = None
+        #: ``{"model": name, "preset": preset}`` of the loaded model (None: a given tracker), kept in a
+        #: Track all result's layer metadata so that the review's fixes re-track with the same model
+        self.model_source = None
         self.image_layer = self.points_layer = self.shapes_layer = self.labels_layer = None
         self.axes: StackAxes | None = None
         self.sink: LayerSink | None = None
@@ -152,6 +155,7 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
             return None
         self.cancel()
         self.image_layer, self.axes, self.session, self.volume = image_layer, axes, None, None
+        self.model_source = None
         self.settings = dict(model=str(model), device=device, axis=axes.axis, channel_axis=channel_axis,
                              channels=None if channels is None else list(channels), preset=preset,
                              precision=precision, feature_cache=None if feature_cache is None
@@ -199,6 +203,7 @@ class Sam2Controller(WorkerRuns, ObjectActions, SessionActions, TrackAllActions,
     def _on_model_loaded(self, loaded, features=None, memory=None) -> None:
         from ..core.tracker import TransformersTracker
 
+        self.model_source = {"model": loaded.name, "preset": loaded.preset}
         self._on_tracker(TransformersTracker(loaded, feature_cache=features, memory=memory),
                          f"{loaded.name} ({loaded.preset}, {loaded.image_size} px) on {loaded.device}"
                          f"{' (bf16)' if loaded.bf16 else ''}")

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
 
 from .._napari.history import PropagationRun
+from .._napari.review import MODEL_METADATA
 from .._napari.track_all import LINEAGE_KEY, check_can_track, seeds_from_layer, show_lineage, summary
 from ..core.errors import InputError
 from .object_actions import notify
@@ -98,6 +99,8 @@ class TrackAllActions:
         if not engine.lineage.tracks or self.labels_layer is None:
             return  # failed before any seed (said by the worker's error) or the layer went away
         show_lineage(self.viewer, self.labels_layer, engine.lineage)
+        if self.model_source is not None:  # a fix from the review re-tracks with this model
+            self.labels_layer.metadata[MODEL_METADATA] = dict(self.model_source)
         self.select_object(max(self.session.objects, default=0) + 1)  # next clicks: a new object
         cancelled = " (cancelled: frames not reached are empty)" if worker.abort_requested else ""
         self.hint.emit(f"track all: {summary(engine.lineage)}{cancelled}; Ctrl+Z undoes the whole run")
@@ -112,6 +115,7 @@ class TrackAllActions:
         for obj_id in list(self.engine.lineage.tracks):
             self.session.remove_object(obj_id)
         self.labels_layer.metadata.pop(LINEAGE_KEY, None)
+        self.labels_layer.metadata.pop(MODEL_METADATA, None)
         if "tracks" in self.viewer.layers:
             self.viewer.layers.remove("tracks")
         self._track_run = self.engine = None
