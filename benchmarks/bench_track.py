@@ -23,6 +23,8 @@ and C2C12 (hand-drawn per-frame masks: DET and SEG only). Reported without a gat
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py               # everything
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --only-baseline
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --no-synthetic --only-track \
+        --real-frames 10                                  # the real data's `track` rows
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --no-real --only-track \
         --track-args="--window 2,6"
 """
@@ -207,17 +209,20 @@ def main(argv=None) -> int:
     parser.add_argument("--real-frames", type=int, default=20, help="frames of each real stack")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--no-real", action="store_true", help="synthetic data only")
+    parser.add_argument("--no-synthetic", action="store_true", help="real data only")
     parser.add_argument("--only-track", action="store_true", help="the `track` rows only (no baselines)")
     parser.add_argument("--track-args", default="", help="extra arguments of `napari-sam2 track`")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     table = methods(args)
-    cases = list(synthetic_cases(args.seeds, args.frames, args.size, args.cells))
+    cases = [] if args.no_synthetic else list(synthetic_cases(args.seeds, args.frames, args.size, args.cells))
     if not args.no_real and args.data.is_dir():
         cases += list(real_cases(args.data, args.real_frames))
-    print(f"machine: {MACHINE}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, "
-          "divisions, entering (p=0.15/frame) and leaving cells")
+    print(f"machine: {MACHINE}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    if not args.no_synthetic:
+        print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, "
+              "divisions, entering (p=0.15/frame) and leaving cells")
     if not importlib.util.find_spec("trackastra"):
         print("trackastra: not installed, its rows are skipped")
     header = f"{'data':24} {'method':20} {'DET':>5} {'SEG':>5} {'TRA':>5} {'divR':>5} {'divP':>5} " \
@@ -247,6 +252,7 @@ def main(argv=None) -> int:
             means = {k: float(np.nanmean(values)) if not np.isnan(values).all() else float("nan")
                      for k in keys for values in [np.array([r[k] for r in mine], float)]}
             print(f"{'':24} {name:20} " + " ".join(_fmt(means, k) for k in means))
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
     return 0
