@@ -23,6 +23,8 @@ and C2C12 (hand-drawn per-frame masks: DET and SEG only). Reported without a gat
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py               # everything
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --only-baseline
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --no-synthetic --only-track \
+        --real-frames 10                                  # the real data's `track` rows
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_track.py --no-real --only-track \
         --track-args="--window 2,6"
 """
@@ -132,7 +134,8 @@ def synthetic_cases(seeds, n_frames: int, size: int, n_cells: int):
         yield f"synthetic seed {seed}", image, labels, lineage, ("DET", "SEG", "TRA")
 
 
-def real_cases(data: Path, frames: int):
+def real_cases(data: Path, frames: int, hela_crop: int | None = None):
+    """HeLa and C2C12 (DET, SEG); with ``hela_crop``, also HeLa's crop rows ``0:N``, columns ``N:2N``."""
     import tifffile
 
     hela = data / "ctc_hela"
@@ -140,6 +143,10 @@ def real_cases(data: Path, frames: int):
         image = tifffile.imread(hela / "Fluo_Hela_02_img.tif")[:frames]
         masks = tifffile.imread(hela / "Fluo_Hela_02_ERR_SEG.tif")[:frames]
         yield "HeLa (CTC ref. seg.)", image, new_ids_every_frame(masks), None, ("DET", "SEG")
+        if hela_crop:
+            crop = (slice(None), slice(0, hela_crop), slice(hela_crop, 2 * hela_crop))
+            yield (f"HeLa crop {hela_crop}", np.ascontiguousarray(image[crop]),
+                   new_ids_every_frame(masks[crop]), None, ("DET", "SEG"))
     c2c12 = data / "c2c12" / "data_small.npz"
     if c2c12.exists():
         arrays = np.load(c2c12)
@@ -207,17 +214,23 @@ def main(argv=None) -> int:
     parser.add_argument("--real-frames", type=int, default=20, help="frames of each real stack")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--no-real", action="store_true", help="synthetic data only")
+    parser.add_argument("--no-synthetic", action="store_true", help="real data only")
+    parser.add_argument("--hela-crop", type=int, metavar="N",
+                        help="also HeLa cropped to N x N (rows 0:N, columns N:2N; nuclei nearer the "
+                             "demo model's scale)")
     parser.add_argument("--only-track", action="store_true", help="the `track` rows only (no baselines)")
     parser.add_argument("--track-args", default="", help="extra arguments of `napari-sam2 track`")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     table = methods(args)
-    cases = list(synthetic_cases(args.seeds, args.frames, args.size, args.cells))
+    cases = [] if args.no_synthetic else list(synthetic_cases(args.seeds, args.frames, args.size, args.cells))
     if not args.no_real and args.data.is_dir():
-        cases += list(real_cases(args.data, args.real_frames))
-    print(f"machine: {MACHINE}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, "
-          "divisions, entering (p=0.15/frame) and leaving cells")
+        cases += list(real_cases(args.data, args.real_frames, args.hela_crop))
+    print(f"machine: {MACHINE}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    if not args.no_synthetic:
+        print(f"synthetic: {args.frames} frames {args.size}x{args.size}, {args.cells} cells, "
+              "divisions, entering (p=0.15/frame) and leaving cells")
     if not importlib.util.find_spec("trackastra"):
         print("trackastra: not installed, its rows are skipped")
     header = f"{'data':24} {'method':20} {'DET':>5} {'SEG':>5} {'TRA':>5} {'divR':>5} {'divP':>5} " \
@@ -247,6 +260,7 @@ def main(argv=None) -> int:
             means = {k: float(np.nanmean(values)) if not np.isnan(values).all() else float("nan")
                      for k in keys for values in [np.array([r[k] for r in mine], float)]}
             print(f"{'':24} {name:20} " + " ".join(_fmt(means, k) for k in means))
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
     return 0

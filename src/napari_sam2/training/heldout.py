@@ -68,18 +68,25 @@ def prompt_ious(loaded, image, labels, frame: int = 0, kind: str = "click", obje
     return scores
 
 
-def propagation_scores(loaded, image, labels, max_objects: int | None = None, memory=None) -> dict:
+def propagation_scores(loaded, image, labels, max_objects: int | None = None, memory=None,
+                       window=None) -> dict:
     """Click every object on frame 0, propagate forward, score J&F and absent frames.
 
-    ``memory`` is the tracker's memory policy (:mod:`napari_sam2.core.memory_policies`).
+    ``memory`` is the tracker's memory policy (:mod:`napari_sam2.core.memory_policies`);
+    ``window`` a :class:`~napari_sam2.core.window_geometry.WindowParams` to track
+    each object on a window of the feature map (default: the whole map).
 
     Returns
     -------
     dict
         ``jf`` (DAVIS J&F mean over objects), ``j``, ``f``, ``absent_frames``
-        (object-frames where the object is gone) and ``absent_empty`` (how many
-        of those have an empty predicted mask).
+        (object-frames where the object is gone), ``absent_empty`` (how many
+        of those have an empty predicted mask), ``cpu_seconds`` (process CPU
+        time of the propagation) and, with ``window``, ``windowed_steps`` and
+        ``full_map_steps`` (object-frames run on a window / on the whole map).
     """
+    import time
+
     from ..core.frames import FrameSource
     from ..core.session import Session
     from ..core.tracker import TransformersTracker
@@ -87,16 +94,23 @@ def propagation_scores(loaded, image, labels, max_objects: int | None = None, me
 
     labels = np.asarray(labels)
     ids = [int(i) for i in np.unique(labels[0]) if i][:max_objects]
-    session = Session(FrameSource(image), TransformersTracker(loaded, memory=memory))
+    tracker = TransformersTracker(loaded, memory=memory, window=window)
+    session = Session(FrameSource(image), tracker)
+    start = time.process_time()
     for obj in ids:
         session.add_points(obj, 0, [interior_point(labels[0] == obj)], [1])
     for _ in session.propagate("forward"):
         pass
+    cpu = time.process_time() - start
     pred = np.asarray(session.labels)
     scores = evaluate_labels(labels, pred, object_ids=ids)
     absent, empty = absent_empty(labels, pred, ids)
-    return {"jf": scores.j_and_f, "j": scores.j_mean, "f": scores.f_mean,
-            "absent_frames": absent, "absent_empty": empty}
+    result = {"jf": scores.j_and_f, "j": scores.j_mean, "f": scores.f_mean,
+              "absent_frames": absent, "absent_empty": empty, "cpu_seconds": cpu}
+    if tracker.windowed is not None:
+        result |= {"windowed_steps": tracker.windowed.windows_used,
+                   "full_map_steps": tracker.windowed.full_used}
+    return result
 
 
 def evaluate_heldout(loaded, stacks, max_objects: int = 8) -> dict:
