@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_sam2.core.frames import FrameSource
-from napari_sam2.core.reverse_divisions import find_merges
+from napari_sam2.core.reverse_divisions import find_merges, solidity
 from napari_sam2.core.session import Session
 from napari_sam2.core.track_all import TrackAll, TrackParams
 from world import WorldTracker, disk, world_with_events
@@ -52,6 +52,11 @@ LEFT, RIGHT = disk(SIZE, (32, 24), 7), disk(SIZE, (32, 40), 7)
 MOTHER = disk(SIZE, (32, 32), 10)
 
 
+def test_solidity_tells_one_cell_from_two():
+    assert solidity(MOTHER) > 0.9 and solidity(disk((64, 64), (32, 32), 20) & (np.arange(64) < 40)) > 0.95
+    assert solidity(disk(SIZE, (32, 23), 9) | disk(SIZE, (32, 41), 9)) < 0.9  # two touching cells
+
+
 def test_a_daughter_swallowed_by_its_sister_is_a_merge():
     prev = frames({1: LEFT, 2: RIGHT})
     now = frames({1: MOTHER & ~disk(SIZE, (32, 36), 2), 2: disk(SIZE, (32, 36), 2)})
@@ -63,8 +68,8 @@ def test_a_daughter_swallowed_by_its_sister_is_a_merge():
     assert merge.daughters == (1, 2)
 
 
-@pytest.mark.parametrize("case", ["both kept", "jump onto the neighbour", "tiny neighbour", "off",
-                                  "not computed"])
+@pytest.mark.parametrize("case", ["both kept", "jump onto the neighbour", "one mask over two cells",
+                                  "tiny neighbour", "off", "not computed"])
 def test_no_merge_without_a_mother_sized_mask_of_two_comparable_cells(case):
     prev = frames({1: LEFT, 2: RIGHT})
     now, ids, params = frames({1: MOTHER}), [1, 2], PARAMS
@@ -72,6 +77,8 @@ def test_no_merge_without_a_mother_sized_mask_of_two_comparable_cells(case):
         now = frames({1: disk(SIZE, (32, 25), 7), 2: disk(SIZE, (32, 39), 7)})
     elif case == "jump onto the neighbour":  # 1 takes 2's place: the size of one cell
         now = frames({1: disk(SIZE, (32, 38), 7)})
+    elif case == "one mask over two cells":  # the right size, but with a waist: two cells
+        now = frames({1: LEFT | RIGHT | disk(SIZE, (32, 32), 2)})
     elif case == "tiny neighbour":
         prev = frames({1: MOTHER, 2: disk(SIZE, (32, 44), 3)})
     elif case == "off":
@@ -79,7 +86,7 @@ def test_no_merge_without_a_mother_sized_mask_of_two_comparable_cells(case):
     else:
         ids = [1]
     if case == "off":
-        engine, _ = run_world(world_with_events(), 8, params)
+        engine, _ = run_world(dividing_world(), 8, params)
         assert not engine.lineage.edges()
         return
     assert find_merges(prev, now, ids, history(prev), params) == []
@@ -95,6 +102,16 @@ def lineage_of(labels, parents):
     return lineage
 
 
+def dividing_world():
+    """:func:`world_with_events` with the mother one elongated cell on frame 5, its last frame (cell 2
+    divides into 4 and 5, which begin on frame 6)."""
+    world = world_with_events()
+    rows, cols = np.mgrid[:96, :96]
+    world[5][world[5] == 2] = 0
+    world[5][((rows - 60) / 6.5) ** 2 + ((cols - 30) / 14) ** 2 <= 1] = 2
+    return world
+
+
 def run_world(world, frame, params=None):
     tracker = TwoWayWorld(world)
     session = Session(FrameSource(world * 100, axis=0), tracker)
@@ -107,7 +124,7 @@ def test_seeded_after_a_division_the_run_finds_the_mother_going_backward(tmp_pat
     from napari_sam2.core.track_exports import write_ctc_folder, write_ctc_ground_truth
     from napari_sam2.core.track_geff import read_geff, write_geff
     from napari_sam2.evaluation.ctc import score_ctc
-    world = world_with_events()  # cell 2 divides into 4 and 5: they begin on frame 6
+    world = dividing_world()
     engine, steps = run_world(world, 8)
     labels, lineage = np.asarray(engine.session.labels), engine.lineage
     (mother,) = [t for t in lineage.tracks if lineage.daughters(t) == [4, 5]]

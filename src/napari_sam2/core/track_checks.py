@@ -47,7 +47,9 @@ class TrackParams:
         comparable neighbour, both previous masks lying ``merge_cover`` inside the merged
         mask, merged with it.
     merge_area : float
-        ... when the merged mask is within this factor of the two tracks' areas together.
+        ... when the merged mask is within this factor of the two tracks' areas together
+    merge_solidity : float
+        ... and the merged mask is this convex (area / convex hull area): one cell, not two.
     iou_drop, presence_drop : float
         Flag a predicted IoU below ``iou_drop`` (and 0.15 under the track's median),
         a presence probability below ``presence_drop``.
@@ -77,8 +79,9 @@ class TrackParams:
     division_min_area: int = 30
     takeover_growth: float = 1.4
     reverse_divisions: bool = True
-    merge_cover: float = 0.85
+    merge_cover: float = 0.7
     merge_area: float = 1.5
+    merge_solidity: float = 0.9
     iou_drop: float = 0.5
     presence_drop: float = 0.8
     area_jump: float = 1.8
