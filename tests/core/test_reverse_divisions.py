@@ -165,3 +165,34 @@ def test_touching_cells_that_do_not_divide_are_not_merged():
     engine, _ = run_world(world, 7)
     assert not engine.lineage.edges()
     assert sorted(engine.lineage.tracks) == [1, 2]
+
+
+def test_the_demo_model_seeded_after_a_division_finds_the_mother(tmp_path):
+    """Synthetic stack (seed 12 of bench_track): cell 9 (entering on frame 5) divides into 16 and 17
+    (first frame 10).
+    Seeded with the true labels on frame 12 and tracked backward, the demo model's masks of 16
+    and 17 merge into one: a mother with a new id over the true mother, exported as valid CTC."""
+    from napari_sam2.core.synthetic import synthetic_tracking
+    from napari_sam2.core.track_exports import read_ctc_folder, write_ctc_folder
+
+    image, truth, true_lineage = synthetic_tracking(24, (256, 256), 8, seed=12, entering=0.15, speed=0.015)
+    assert (true_lineage.tracks[16].parent, true_lineage.tracks[16].start) == (9, 10)
+    image, truth = image[:13], truth[:13]  # frame 12 is the last: backward only
+    session = Session.from_array(image, model="demo", device="cpu")
+    engine = TrackAll(session, TrackParams(seed_every=0))
+    seeds = {int(i): truth[12] == i for i in np.unique(truth[12])[1:]}
+    list(engine.run(seeds, frame=12))
+    labels, lineage = np.asarray(session.labels), engine.lineage
+    mother = lineage.tracks[16].parent
+    assert mother > max(seeds) and lineage.daughters(mother) == [16, 17]
+    start = lineage.tracks[16].start
+    assert abs(start - 10) <= 1 and lineage.tracks[17].start == start
+    assert lineage.tracks[mother].end == start - 1
+    assert abs(lineage.tracks[mother].start - true_lineage.tracks[9].start) <= 1  # it entered on frame 5
+    ours, true_mother = labels[start - 1] == mother, truth[start - 1] == 9
+    assert np.count_nonzero(ours & true_mother) / np.count_nonzero(ours | true_mother) > 0.5
+    assert not np.isin(labels[:start], (16, 17)).any()
+    written = write_ctc_folder(labels, lineage, tmp_path / "01_RES")
+    _, read = read_ctc_folder(written)
+    assert (read.tracks[16].parent, read.tracks[17].parent) == (mother, mother)
+    assert read.tracks[mother].end == start - 1
