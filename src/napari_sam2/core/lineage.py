@@ -95,6 +95,26 @@ class Lineage:
         for daughter in daughters:
             self.add(daughter, frame, parent=parent)
 
+    def add_mother(self, mother: int, frame: int, daughters) -> Track:
+        """A division found backward: ``mother`` ends on ``frame - 1``, ``daughters`` begin on ``frame``.
+
+        The daughters exist (tracked backward down to ``frame``) and have no parent yet;
+        the mother is a new track of one frame (it is extended as it is tracked backward).
+        """
+        if frame < 1:
+            raise ValueError(f"daughters beginning on frame {frame} have no frame for a mother")
+        for daughter in daughters:
+            track = self.tracks[int(daughter)]
+            if track.parent:
+                raise ValueError(f"track {daughter} already has parent {track.parent}")
+            if track.end < frame:
+                raise ValueError(f"track {daughter} ends on frame {track.end}, before {frame}")
+        added = self.add(mother, frame - 1)
+        for daughter in daughters:
+            track = self.tracks[int(daughter)]
+            track.start, track.parent = max(track.start, int(frame)), added.track_id
+        return added
+
     def flag(self, track_id: int, frame: int, kind: str, severity: float, message: str) -> Flag:
         """Record a review flag."""
         flag = Flag(int(track_id), int(frame), kind, float(severity), message)

@@ -11,7 +11,9 @@ generator: one yield per frame, closing it cancels between frames):
    going forward, a mask that splits into two parts of comparable size divides
    (two daughter tracks with new ids, prompted by their masks on that frame,
    parent link in the :class:`~.lineage.Lineage`; the parent ends); review
-   flags are recorded;
+   flags are recorded; going backward, two tracks whose masks merge into one
+   (:mod:`.reverse_divisions`) are daughters of a new mother track, which
+   continues backward from the merge frame with the merged mask;
 4. every ``seed_every`` frames, and when the covered area drops, automatic
    seeds on the area no track covers start new tracks (a seed lying mostly on
    existing tracks is not new); a new object taking over part of a tracked
@@ -32,6 +34,7 @@ from .errors import InputError
 from .gap_closing import Join, close_gaps
 from .lineage import Lineage
 from .records import FrameResult
+from .reverse_divisions import Merge
 from .seeds import MAX_SEEDS, check_seed_count, grid_seeds
 from .sink import LABEL_DTYPE
 from .track_checks import FrameChecks, TrackParams
@@ -173,6 +176,9 @@ class TrackAll:
                 for parent, parts in outcome.splits.items():
                     labels = self._divide(parent, frame, parts, labels)
                     step.divided.append(parent)
+                for merge in outcome.merges:
+                    mother, labels = self._merge_backward(merge, frame, labels)
+                    step.divided.append(mother)
             covered = int(np.count_nonzero(labels))
             covered_then = covered if covered_then is None else covered_then
             due = abs(frame - last_seeded) >= self.params.seed_every
@@ -221,6 +227,25 @@ class TrackAll:
         self.lineage.flag(parent, frame, "division", 0.2,
                           f"divided into {daughters[0]} and {daughters[1]} on frame {frame}")
         return np.asarray(session.sink.read(frame))
+
+    def _merge_backward(self, merge: Merge, frame: int, labels: np.ndarray) -> tuple[int, np.ndarray]:
+        """A division seen going backward: the daughters begin after ``frame``, a new mother ends on it."""
+        session = self.session
+        mother = self._new_id()
+        for daughter in merge.daughters:
+            session.stop(daughter, "backward")
+        self.lineage.add_mother(mother, frame + 1, merge.daughters)
+        cleared = np.where(np.isin(labels, merge.daughters), 0, labels).astype(LABEL_DTYPE)
+        session.sink.write(frame, cleared)
+        session.add_mask(mother, frame, merge.mask)
+        self._born_backward.add(mother)  # followed backward only
+        self.checks.born(mother, frame)
+        a, b = merge.daughters
+        sure = "unsure: check it" if merge.unsure else "check it"
+        self.lineage.flag(mother, frame, "division", 0.5 if merge.unsure else 0.2,
+                          f"divided into {a} and {b} on frame {frame + 1} (seen going backward, merged "
+                          f"area {merge.size_ratio:.2f}x the daughters'; {sure})")
+        return mother, np.asarray(session.sink.read(frame))
 
     def _seed_new(self, frame: int, labels: np.ndarray, reverse: bool):
         """Seeds on the area no track covers start tracks; a takeover of a grown cell divides it."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from .lineage import Lineage
 from .records import FrameResult
+from .reverse_divisions import Merge, find_merges
 from .seeds import SeedParams
 
 __all__ = ["TrackParams", "FrameChecks", "Outcome", "at_border"]
@@ -38,6 +39,17 @@ class TrackParams:
         Pixels of the smaller part of a division.
     takeover_growth : float
         A seed taking over part of a cell divides it when the cell grew by this factor.
+    reverse_divisions : bool
+        Going backward in time, two tracks whose masks merge into one are the
+        daughters of a new mother track (:mod:`.reverse_divisions`).
+    merge_cover : float
+        Going backward, a track keeping at most ``1 - merge_cover`` of its area next to a
+        comparable neighbour, both previous masks lying ``merge_cover`` inside the merged
+        mask, merged with it.
+    merge_area : float
+        ... when the merged mask is within this factor of the two tracks' areas together
+    merge_solidity : float
+        ... and the merged mask is this convex (area / convex hull area): one cell, not two.
     iou_drop, presence_drop : float
         Flag a predicted IoU below ``iou_drop`` (and 0.15 under the track's median),
         a presence probability below ``presence_drop``.
@@ -66,6 +78,10 @@ class TrackParams:
     division_share: float = 0.25
     division_min_area: int = 30
     takeover_growth: float = 1.4
+    reverse_divisions: bool = True
+    merge_cover: float = 0.7
+    merge_area: float = 1.5
+    merge_solidity: float = 0.9
     iou_drop: float = 0.5
     presence_drop: float = 0.8
     area_jump: float = 1.8
@@ -79,10 +95,12 @@ class TrackParams:
 
 @dataclass
 class Outcome:
-    """Tracks that ended on a frame, and those that divide there ``{parent: (part, part)}``."""
+    """Tracks that ended on a frame, those that divide there ``{parent: (part, part)}``, and
+    pairs that merge there going backward (daughters of a mother to start: :class:`.Merge`)."""
 
     ended: list[int] = field(default_factory=list)
     splits: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    merges: list[Merge] = field(default_factory=list)
 
 
 class FrameChecks:
@@ -93,19 +111,26 @@ class FrameChecks:
         self.prev = np.zeros(self.shape, np.uint16)
         self.reverse = False
         self.ious: dict[int, list[float]] = {}
+        self.areas: dict[int, list[int]] = {}  # each track's areas on the frames before, this pass
         self._flagged: dict[tuple[int, str], int] = {}
 
     def start_pass(self, labels: np.ndarray, reverse: bool) -> None:
         """A pass starts from ``labels`` (the seed frame's)."""
         self.prev, self.reverse = np.array(labels, copy=True), reverse
+        counts = np.bincount(self.prev.ravel())
+        self.areas = {int(i): [int(counts[i])] for i in np.flatnonzero(counts[1:]) + 1}
 
     def end_frame(self, labels: np.ndarray) -> None:
         """``labels`` (after divisions and new objects) are the next frame's previous frame."""
         self.prev = np.array(labels, copy=True)
+        counts = np.bincount(self.prev.ravel())
+        for obj_id in np.flatnonzero(counts[1:]) + 1:  # tracks born on this frame: their first area
+            self.areas.setdefault(int(obj_id), [int(counts[obj_id])])
 
     def born(self, obj_id: int, frame: int) -> None:
         """A track started on ``frame`` (nothing to compare with yet)."""
         self.ious.pop(obj_id, None)
+        self.areas.pop(obj_id, None)
 
     def flag(self, obj_id: int, frame: int, kind: str, severity: float, message: str) -> None:
         """Record a flag unless the same one was recorded on the neighbouring frame."""
@@ -123,7 +148,14 @@ class FrameChecks:
         before = frame + 1 if reverse else frame - 1
         boxes_now, boxes_then = ndimage.find_objects(labels), ndimage.find_objects(self.prev)
         outcome = Outcome()
+        if reverse and p.reverse_divisions:
+            outcome.merges = find_merges(self.prev, labels, [i for i in result.object_ids
+                                                             if self._tracked_before(i, frame)],
+                                         self.areas, p)
+        merged = {i for merge in outcome.merges for i in merge.daughters}
         for i, obj_id in enumerate(result.object_ids):
+            if obj_id in merged:  # daughters: they begin on the frame before, no flags here
+                continue
             now = boxes_now[obj_id - 1] if obj_id <= len(boxes_now) else None
             then = boxes_then[obj_id - 1] if obj_id <= len(boxes_then) else None
             if now is None:
@@ -134,6 +166,7 @@ class FrameChecks:
             region = _union(now, then)
             cur, old = labels[region] == obj_id, self.prev[region] == obj_id
             area, old_area = int(cur.sum()), int(old.sum())
+            self.areas.setdefault(obj_id, []).append(area)
             score, iou = float(result.scores[i]), float(result.ious[i])
             if score < p.presence_drop:
                 self.flag(obj_id, frame, "presence_drop", 0.4 + 0.5 * (1 - score),
@@ -147,6 +180,11 @@ class FrameChecks:
                           f"between frames {before} and {frame}")
             self._check_neighbours(obj_id, frame, labels[region], self.prev[region], cur, old)
         return outcome
+
+    def _tracked_before(self, obj_id: int, frame: int) -> bool:
+        """Whether ``obj_id`` has a mask on a frame before ``frame`` in this pass (not born on it)."""
+        track = self.lineage.tracks.get(obj_id)
+        return track is not None and (track.end > frame if self.reverse else track.start < frame)
 
     def _ended(self, obj_id, frame, before, then, score, labels) -> None:
         if then is None:
