@@ -68,3 +68,14 @@ def inside(mask):
 
     depth = ndimage.distance_transform_edt(mask)
     return np.unravel_index(depth.argmax(), depth.shape)
+
+
+def review_on_disk(path):
+    """A Review of :func:`synthetic_track_result` written at ``path`` (a Labels layer over the zarr)."""
+    from napari.layers import Labels
+
+    from napari_sam2._napari.review import LINEAGE_METADATA, SOURCE_METADATA, Review, read_track_result
+
+    synthetic_track_result(path)
+    data, lineage = read_track_result(path)
+    return Review(Labels(data, metadata={LINEAGE_METADATA: lineage, SOURCE_METADATA: str(path)}))

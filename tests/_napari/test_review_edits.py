@@ -2,22 +2,18 @@
 
 import numpy as np
 import pytest
-from napari.layers import Labels
 
 from doubles import DiskTracker
-from napari_sam2._napari.review import LINEAGE_METADATA, SOURCE_METADATA, Review, read_track_result
+from napari_sam2._napari.review import SOURCE_METADATA, read_track_result
 from napari_sam2._napari.review_fix import TrackFix
-from review_data import N_FRAMES, SHAPE, synthetic_track_result
+from review_data import N_FRAMES, SHAPE, review_on_disk
 
 IMAGE = np.random.default_rng(0).integers(0, 1000, (N_FRAMES, *SHAPE)).astype(np.uint16)
 
 
 @pytest.fixture
 def review(tmp_path):
-    path = tmp_path / "tracks.zarr"
-    synthetic_track_result(path)
-    data, lineage = read_track_result(path)
-    return Review(Labels(data, metadata={LINEAGE_METADATA: lineage, SOURCE_METADATA: str(path)}))
+    return review_on_disk(tmp_path / "tracks.zarr")
 
 
 def _state(review):

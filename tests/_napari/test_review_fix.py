@@ -6,23 +6,16 @@ from napari.layers import Labels, Points
 
 from doubles import DiskTracker
 from napari_sam2._napari.review import (
-    LINEAGE_METADATA,
     MODEL_METADATA,
-    SOURCE_METADATA,
-    Review,
-    read_track_result,
 )
 from napari_sam2._napari.review_fix import TrackFix, fix_model_name, fix_points
 from napari_sam2.core.errors import InputError
-from review_data import N_FRAMES, SHAPE, synthetic_track_result
+from review_data import N_FRAMES, SHAPE, review_on_disk
 
 
 @pytest.fixture
 def review(tmp_path):
-    path = tmp_path / "tracks.zarr"
-    synthetic_track_result(path)
-    data, lineage = read_track_result(path)
-    return Review(Labels(data, metadata={LINEAGE_METADATA: lineage, SOURCE_METADATA: str(path)}))
+    return review_on_disk(tmp_path / "tracks.zarr")
 
 
 IMAGE = np.random.default_rng(0).integers(0, 1000, (N_FRAMES, *SHAPE)).astype(np.uint16)
